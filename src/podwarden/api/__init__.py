@@ -1,0 +1,1 @@
+"""Pure types and constants shared by every part (stdlib + pydantic only)."""

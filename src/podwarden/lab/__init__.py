@@ -1,0 +1,1 @@
+"""The lab: a cloud node on one machine (namespaces as pods, an emulated cloud)."""

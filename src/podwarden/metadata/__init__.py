@@ -1,0 +1,1 @@
+"""The metadata firewall: canonicalise, decide, conceal, forward (issue: foundation)."""

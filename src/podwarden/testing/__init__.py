@@ -1,0 +1,1 @@
+"""Builders and helpers for podwarden's own tests (importable, typed)."""
