@@ -1,0 +1,1 @@
+"""podwarden benchmarks: each suite measures us against the peer users would run instead."""

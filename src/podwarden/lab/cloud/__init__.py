@@ -1,0 +1,1 @@
+"""The cloud metadata emulator: faithful AWS IMDS, GCE metadata and Azure IMDS."""
