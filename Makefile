@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEB_PACKAGES := nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base
+DEB_PACKAGES := nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 

@@ -20,12 +20,20 @@ def main() -> None:
 
 def _register() -> None:
     """Attach every part's subcommand; the list is the source of truth."""
+    from podwarden.agent import commands as agent_commands
+    from podwarden.audit import commands as audit_commands
     from podwarden.lab import commands as lab_commands
     from podwarden.metadata import commands as metadata_commands
+    from podwarden.netfilter import commands as netfilter_commands
+    from podwarden.probe import commands as probe_commands
 
     main.add_command(metadata_commands.proxy)
     main.add_command(lab_commands.lab)
     main.add_command(lab_commands.demo)
+    main.add_command(probe_commands.probe)
+    main.add_command(netfilter_commands.rules)
+    main.add_command(agent_commands.agent)
+    main.add_command(audit_commands.check_command)
 
 
 _register()

@@ -1,0 +1,319 @@
+"""bench/proxy: podwarden proxy vs nginx with the Kubernetes metadata-proxy rules (GCE).
+
+Both sit in front of the same emulated GCE metadata service and get the same
+load from wrk (C, one thread on its own core when taskset exists): 60 % allowed
+static metadata, 20 % denied (recursive listing, X-Forwarded-For), 20 %
+credential paths (kube-env, the node service-account token). Each cell runs a
+bounded time. nginx gets one worker (the same one core as podwarden's single
+process); a row with four workers, as the addon ships, is printed for context.
+Everything listens on 127.0.0.1 high ports and is stopped by PID.
+
+Run: `python -m bench proxy` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from podwarden.testing.net import free_port, wait_listening
+
+HERE = Path(__file__).resolve().parent
+PODWARDEN = Path(sys.executable).parent / "podwarden"
+SECONDS = float(os.environ.get("BENCH_PROXY_SECONDS", "5"))
+CONNECTIONS = (50, 200)
+FLAVOR = {"Metadata-Flavor": "Google"}
+
+# (kind, path, headers): ten requests, cycled in order by every wrk connection.
+MIX: list[tuple[str, str, dict[str, str]]] = [
+    ("allowed", "/computeMetadata/v1/instance/id", FLAVOR),
+    ("allowed", "/computeMetadata/v1/instance/zone", FLAVOR),
+    ("allowed", "/computeMetadata/v1/instance/machine-type", FLAVOR),
+    ("allowed", "/computeMetadata/v1/project/project-id", FLAVOR),
+    ("allowed", "/computeMetadata/v1/instance/hostname", FLAVOR),
+    ("allowed", "/computeMetadata/v1/project/numeric-project-id", FLAVOR),
+    ("denied", "/computeMetadata/v1/instance/?recursive=true", FLAVOR),
+    ("denied", "/computeMetadata/v1/instance/id", {**FLAVOR, "X-Forwarded-For": "10.0.0.9"}),
+    ("credential", "/computeMetadata/v1/instance/attributes/kube-env", FLAVOR),
+    ("credential", "/computeMetadata/v1/instance/service-accounts/default/token", FLAVOR),
+]
+
+
+def main() -> None:
+    if shutil.which("wrk") is None or shutil.which("nginx") is None:
+        print("[proxy] skipped: needs wrk and nginx (make setup installs them as root)")
+        return
+    with tempfile.TemporaryDirectory(prefix="pw-bench-proxy-") as tmp_name:
+        tmp = Path(tmp_name)
+        tmp.chmod(0o755)
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            rows, checks, extra = _run(tmp, processes)
+        finally:
+            for process in reversed(processes):
+                _stop(process)
+    print(report.table("Mix replies (status per request, same emulator)", checks))
+    print()
+    print(report.table(f"bench/proxy: GCE mix 60/20/20, {SECONDS:.0f} s per cell", rows))
+    for line in extra["notes"]:
+        print(f"  {line}")
+    path = report.save("proxy", rows, extra={"mix": checks, **extra})
+    print(f"saved {path}")
+
+
+def _run(
+    tmp: Path, processes: list[subprocess.Popen[bytes]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    cpus = os.sched_getaffinity(0)
+    pin = len(cpus) >= 2 and shutil.which("taskset") is not None
+    server_cpu, load_cpu = (sorted(cpus)[0], sorted(cpus)[-1]) if pin else (None, None)
+
+    emulator_port = free_port()
+    processes.append(
+        _spawn(
+            [
+                str(PODWARDEN),
+                "lab",
+                "cloud",
+                "--provider",
+                "gce",
+                "--listen",
+                f"127.0.0.1:{emulator_port}",
+            ],
+            log=tmp / "emulator.log",
+            cpu=server_cpu,
+        )
+    )
+    wait_listening("127.0.0.1", emulator_port)
+    upstream = f"http://127.0.0.1:{emulator_port}"
+
+    podwarden_port = free_port()
+    podwarden = _spawn(
+        [
+            str(PODWARDEN),
+            "proxy",
+            "--provider",
+            "gce",
+            "--upstream",
+            upstream,
+            "--listen",
+            f"127.0.0.1:{podwarden_port}",
+        ],
+        log=tmp / "podwarden.log",
+        cpu=server_cpu,
+    )
+    processes.append(podwarden)
+    wait_listening("127.0.0.1", podwarden_port)
+
+    nginx_ports = {}
+    for workers in (1, 4):
+        port = free_port()
+        processes.append(
+            _start_nginx(
+                tmp / f"nginx{workers}",
+                port=port,
+                workers=workers,
+                upstream_port=emulator_port,
+                cpu=server_cpu,
+            )
+        )
+        wait_listening("127.0.0.1", port)
+        nginx_ports[workers] = port
+
+    checks = []
+    for kind, path, headers in MIX:
+        checks.append(
+            {
+                "kind": kind,
+                "request": path + (" +XFF" if "X-Forwarded-For" in headers else ""),
+                "nginx": _status(nginx_ports[1], path, headers),
+                "podwarden": _status(podwarden_port, path, headers),
+            }
+        )
+
+    script = tmp / "mix.lua"
+    script.write_text(_lua_script())
+    targets = [
+        ("nginx (1 worker)", nginx_ports[1], None),
+        ("podwarden", podwarden_port, podwarden.pid),
+    ]
+    rows: list[dict[str, Any]] = []
+    for connections in CONNECTIONS:
+        measured: dict[str, dict[str, Any]] = {}
+        for name, port, pid in targets:
+            result = _wrk(port, connections=connections, script=script, cpu=load_cpu)
+            row = {"server": name, "conns": connections, **result}
+            row["rss_mib"] = _rss_mib(pid) if pid else None
+            measured[name] = row
+            rows.append(row)
+        nginx_rps = measured["nginx (1 worker)"]["req_s"]
+        measured["podwarden"]["vs_nginx"] = (
+            round(measured["podwarden"]["req_s"] / nginx_rps, 2) if nginx_rps else None
+        )
+    for connections in CONNECTIONS:
+        result = _wrk(nginx_ports[4], connections=connections, script=script, cpu=load_cpu)
+        rows.append(
+            {"server": "nginx (4 workers)", "conns": connections, **result, "rss_mib": None}
+        )
+    for row in rows:
+        row.setdefault("vs_nginx", None)
+    notes = [
+        f"cpus: {len(cpus)}; servers pinned to cpu {server_cpu}, wrk to cpu {load_cpu}"
+        if pin
+        else f"cpus: {len(cpus)}; no pinning",
+        f"podwarden peak RSS (VmHWM): {_rss_mib(podwarden.pid, field='VmHWM:')} MiB",
+        "targets: podwarden >= nginx req/s, p99 <= 5 ms at 50 conns, RSS <= 60 MiB",
+        "nginx forwards the node service-account token (200); podwarden conceals it (403)",
+    ]
+    return rows, checks, {"seconds": SECONDS, "notes": notes}
+
+
+def _spawn(argv: list[str], *, log: Path, cpu: int | None) -> subprocess.Popen[bytes]:
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def _start_nginx(
+    prefix: Path, *, port: int, workers: int, upstream_port: int, cpu: int | None
+) -> subprocess.Popen[bytes]:
+    prefix.mkdir()
+    prefix.chmod(0o755)
+    conf = (HERE / "nginx" / "metadata-proxy.conf").read_text()
+    for name, value in {
+        "PREFIX": str(prefix),
+        "WORKERS": str(workers),
+        "LISTEN_PORT": str(port),
+        "UPSTREAM_PORT": str(upstream_port),
+    }.items():
+        conf = conf.replace(f"@@{name}@@", value)
+    (prefix / "nginx.conf").write_text(conf)
+    return _spawn(
+        ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+        log=prefix / "stdout.log",
+        cpu=cpu,
+    )
+
+
+def _status(port: int, path: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _lua_script() -> str:
+    """The wrk script: cycle through MIX; count statuses per thread; print one JSON line."""
+    # Requests are formatted in init(): before it, wrk has no Host header to add.
+    lines = [
+        "local threads = {}",
+        "function setup(thread) table.insert(threads, thread) end",
+        "function init(args)",
+        "  i = 0; ok = 0; refused = 0; other = 0",
+        "  reqs = {}",
+    ]
+    for _, path, headers in MIX:
+        table = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+        lines.append(f'  reqs[#reqs + 1] = wrk.format("GET", "{path}", {{{table}}})')
+    lines += [
+        "end",
+        "function request()",
+        "  i = (i % #reqs) + 1",
+        "  return reqs[i]",
+        "end",
+        "function response(status, headers, body)",
+        "  if status == 200 then ok = ok + 1",
+        "  elseif status == 403 then refused = refused + 1",
+        "  else other = other + 1 end",
+        "end",
+        "function done(summary, latency, requests)",
+        "  local e = summary.errors",
+        "  local ok, refused, other = 0, 0, 0",
+        "  for _, t in ipairs(threads) do",
+        '    ok = ok + t:get("ok"); refused = refused + t:get("refused")',
+        '    other = other + t:get("other")',
+        "  end",
+        '  io.write(string.format("RESULT {\\"requests\\": %d, \\"duration_us\\": %d, '
+        '\\"errors\\": %d, \\"p50_us\\": %d, \\"p99_us\\": %d, \\"ok\\": %d, '
+        '\\"refused\\": %d, \\"other\\": %d}\\n",',
+        "    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,",
+        "    latency:percentile(50), latency:percentile(99), ok, refused, other))",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _wrk(port: int, *, connections: int, script: Path, cpu: int | None) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}"
+    warm = ["wrk", "-t1", f"-c{connections}", "-d1s", "-s", str(script), url]
+    real = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{SECONDS:g}s",
+        "--timeout",
+        "2s",
+        "-s",
+        str(script),
+        url,
+    ]
+    if cpu is not None:
+        warm = ["taskset", "-c", str(cpu), *warm]
+        real = ["taskset", "-c", str(cpu), *real]
+    subprocess.run(warm, capture_output=True, timeout=30, check=False)
+    done = subprocess.run(real, capture_output=True, text=True, timeout=SECONDS + 30, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            data = json.loads(line[len("RESULT ") :])
+            seconds = data["duration_us"] / 1e6
+            return {
+                "req_s": round(data["requests"] / seconds) if seconds else 0,
+                "p50_ms": data["p50_us"] / 1000,
+                "p99_ms": data["p99_us"] / 1000,
+                "errors": data["errors"],
+                "200/403/other": f"{data['ok']}/{data['refused']}/{data['other']}",
+            }
+    raise RuntimeError(f"wrk gave no result: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def _rss_mib(pid: int, *, field: str = "VmRSS:") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    main()
+    print(f"took {time.monotonic() - started:.1f} s")

@@ -1,0 +1,34 @@
+"""`python -m fuzz --seconds N [--runs N]`: fuzz Firewall.evaluate with atheris.
+
+Exits 0 when the time or run budget is spent without a finding, non-zero (with
+the crashing input written by libFuzzer) when evaluate raised or allowed a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import atheris
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=20, help="time budget (default 20)")
+    parser.add_argument("--runs", type=int, default=-1, help="input budget (default: unbounded)")
+    args, rest = parser.parse_known_args()
+    with atheris.instrument_imports(include=["podwarden", "fuzz"]):
+        from fuzz import target
+    libfuzzer = [
+        sys.argv[0],
+        f"-max_total_time={args.seconds}",
+        f"-runs={args.runs}",
+        "-print_final_stats=1",
+        *rest,
+    ]
+    atheris.Setup(libfuzzer, target.one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The agent's life: proxy up, rules in, reconcile until told to stop.
+
+Order matters for the exposure window. The proxy listens before the rules
+are (re)applied, and the table is replaced atomically, so a restarting agent
+never leaves a moment where pod traffic reaches the real service: while it
+is down the DNAT still points at its closed port (TCP reset), and the
+`refuse_metadata` chain rejects whatever was not redirected. On SIGTERM the
+agent stops the proxy and leaves every rule in place; only `podwarden rules
+remove` takes them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from podwarden import logs
+from podwarden.agent.settings import AgentConfig
+from podwarden.metadata import proxy
+from podwarden.metadata.model import ProviderName
+from podwarden.metadata.settings import ProxySettings, parse_host_port
+from podwarden.netfilter import backends, reconcile, render, settings
+from podwarden.netfilter.runner import Runner
+
+_log = logs.get("agent")
+
+
+@dataclass
+class AgentState:
+    """What readiness looks at: proxy serving and rules matching the rendered set."""
+
+    proxies: list[proxy.RunningProxy] = field(default_factory=list)
+    rules_ok: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def ready(self) -> bool:
+        return bool(self.proxies) and self.rules_ok and not any(p.draining for p in self.proxies)
+
+
+def proxy_settings(config: AgentConfig, listen: str, *, metrics: bool) -> ProxySettings:
+    host, port = parse_host_port(listen, option="listen")
+    metrics_host, metrics_port = (None, 0)
+    if metrics and config.metrics_listen:
+        metrics_host, metrics_port = parse_host_port(config.metrics_listen, option="metrics_listen")
+    return ProxySettings(
+        provider=ProviderName(config.provider),
+        upstream_url=str(config.upstream),
+        listen_host=host,
+        listen_port=port,
+        policy_file=config.policy,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+    )
+
+
+async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None = None) -> None:
+    """Run until `stop` is set; ConfigError / OSError / NetfilterError end it early."""
+    config = config.checked()
+    spec = settings.rule_spec(config, exempt_self=True)
+    runner = runner or Runner()
+    installer = reconcile.Installer(
+        backends.select(config.backend, runner=runner),
+        render.render(spec),
+        runner,
+        flush_conntrack=config.flush_conntrack,
+    )
+    state = AgentState()
+    health = await _start_health(config, state)
+    try:
+        listens = [listen for listen in (config.listen, config.listen6) if listen]
+        for index, listen in enumerate(listens):
+            running = await proxy.start(proxy_settings(config, listen, metrics=index == 0))
+            state.proxies.append(running)
+            _log.info("proxy listening", listen=listen, port=running.port)
+        await asyncio.to_thread(installer.install)
+        state.rules_ok = True
+        await _reconcile(installer, state, period=config.reconcile_period, stop=stop)
+    finally:
+        for running in state.proxies:
+            await running.stop(drain_timeout=2.0)
+        if health is not None:
+            await health.cleanup()
+        _log.info("agent stopped; interception rules left in place")
+
+
+async def _reconcile(
+    installer: reconcile.Installer, state: AgentState, *, period: float, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await asyncio.to_thread(installer.reconcile_once)
+            state.rules_ok = True
+        except Exception as exc:  # a failed repair must not kill the proxy; retried next period
+            state.rules_ok = False
+            reconcile.CHECK_ERRORS.labels(installer.backend.name).inc()
+            _log.error("reconcile failed", error=str(exc))
+
+
+async def _start_health(config: AgentConfig, state: AgentState) -> web.AppRunner | None:
+    if not config.health_listen:
+        return None
+    host, port = parse_host_port(config.health_listen, option="health_listen")
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok = state.ready()
+        return web.Response(status=200 if ok else 503, text="ready\n" if ok else "not ready\n")
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app_runner = web.AppRunner(app, access_log=None)
+    await app_runner.setup()
+    await web.TCPSite(app_runner, host, port).start()
+    return app_runner

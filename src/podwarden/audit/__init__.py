@@ -1,0 +1,1 @@
+"""User-facing audits built on the engines: `podwarden check` over manifests."""

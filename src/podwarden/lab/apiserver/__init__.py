@@ -1,0 +1,1 @@
+"""An embedded Kubernetes API server for the lab and for tests (`podwarden lab apiserver`)."""

@@ -1,0 +1,294 @@
+"""The lab API server's object store: one cluster-wide resourceVersion, a bounded
+event history for watches, and compaction on demand.
+
+Like etcd behind kube-apiserver: every write takes the next resourceVersion;
+a watch from version N replays history after N and then follows live writes;
+a version older than the retained history gets 410 Expired. `compact()` drops
+the history so tests can force the 410 path of a reflector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from podwarden.kube import selectors
+from podwarden.lab.apiserver import defaults, errors
+from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
+
+Key = tuple[str, str, str]  # (group/plural, namespace, name)
+
+
+@dataclass(frozen=True)
+class Event:
+    version: int
+    type: str  # ADDED / MODIFIED / DELETED
+    rtype: ResourceType
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+
+
+@dataclass
+class Filter:
+    """What one watch or list selects."""
+
+    rtype: ResourceType
+    namespace: str | None = None
+    labels: selectors.LabelSelector = field(default_factory=selectors.LabelSelector)
+    fields: selectors.FieldSelector = field(default_factory=selectors.FieldSelector)
+
+    def matches(self, rtype: ResourceType, obj: dict[str, Any] | None) -> bool:
+        if obj is None or rtype is not self.rtype:
+            return False
+        metadata = obj.get("metadata") or {}
+        if self.namespace is not None and metadata.get("namespace") != self.namespace:
+            return False
+        return self.labels.matches(metadata.get("labels")) and self.fields.matches(
+            rtype.field_values(obj)
+        )
+
+
+@dataclass(eq=False)
+class Watcher:
+    """A live watch: events already filtered and typed as the client must see them."""
+
+    filter: Filter
+    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(
+        default_factory=asyncio.Queue
+    )  # None ends the stream
+
+    def offer(self, event: Event) -> None:
+        was, now = self.filter.matches(event.rtype, event.old), self.filter.matches(
+            event.rtype, event.obj
+        )
+        if event.type == "MODIFIED" and was != now:
+            kind = "ADDED" if now else "DELETED"  # moved into / out of the selection
+        elif not now:
+            return
+        else:
+            kind = event.type
+        self.queue.put_nowait((kind, event.obj))
+
+
+def _key(rtype: ResourceType, namespace: str | None, name: str) -> Key:
+    return (f"{rtype.group}/{rtype.plural}", namespace or "", name)
+
+
+class Storage:
+    """All objects, the version counter, history and live watchers."""
+
+    def __init__(self, *, history: int = 10_000) -> None:
+        self.version = 0
+        self.floor = 0  # versions at or below this are no longer in history
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._history: deque[Event] = deque()
+        self._history_limit = history
+        self._watchers: set[Watcher] = set()
+        self.on_change: Callable[[], None] = lambda: None
+
+    # ---- reads -------------------------------------------------------------------
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        found = self._objects.get(_key(rtype, namespace, name))
+        if found is None:
+            raise errors.not_found(rtype.plural, name, group=rtype.group)
+        return copy.deepcopy(found)
+
+    def select(self, selection: Filter) -> tuple[list[dict[str, Any]], int]:
+        items = [
+            copy.deepcopy(obj) for (plural, _ns, _name), obj in sorted(self._objects.items())
+            if plural == f"{selection.rtype.group}/{selection.rtype.plural}"
+            and selection.matches(selection.rtype, obj)
+        ]
+        return items, self.version
+
+    def all_objects(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(obj) for obj in self._objects.values()]
+
+    # ---- watches -----------------------------------------------------------------
+
+    def watch(self, selection: Filter, since: int | None) -> Watcher:
+        """Start a watch; `since` None means "current state as ADDED events, then live"."""
+        watcher = Watcher(selection)
+        if since is None:
+            items, _ = self.select(selection)
+            for obj in items:
+                watcher.queue.put_nowait(("ADDED", obj))
+        elif since < self.floor:
+            raise errors.gone(f"too old resource version: {since} ({self.floor})")
+        else:
+            for event in self._history:
+                if event.version > since:
+                    watcher.offer(event)
+        self._watchers.add(watcher)
+        return watcher
+
+    def stop(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+
+    def drop_watches(self) -> int:
+        """End every open watch stream, as an API server restart would; returns how many."""
+        for watcher in self._watchers:
+            watcher.queue.put_nowait(None)
+        count = len(self._watchers)
+        self._watchers.clear()
+        return count
+
+    def compact(self) -> int:
+        """Forget all history: any watch from an older version now gets 410."""
+        self._history.clear()
+        self.floor = self.version
+        return self.floor
+
+    def _record(self, kind: str, rtype: ResourceType, obj: dict[str, Any],
+                old: dict[str, Any] | None) -> None:
+        event = Event(self.version, kind, rtype, copy.deepcopy(obj), old)
+        self._history.append(event)
+        while len(self._history) > self._history_limit:
+            self.floor = self._history.popleft().version
+        for watcher in list(self._watchers):
+            watcher.offer(event)
+        self.on_change()
+
+    def _next_version(self, obj: dict[str, Any]) -> None:
+        self.version += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.version)
+
+    # ---- writes ------------------------------------------------------------------
+
+    def create(
+        self, rtype: ResourceType, namespace: str | None, obj: dict[str, Any]
+    ) -> dict[str, Any]:
+        obj = copy.deepcopy(obj)
+        metadata = obj.setdefault("metadata", {})
+        if rtype.namespaced:
+            given = metadata.get("namespace")
+            if given and namespace and given != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            namespace = namespace or given or "default"
+            ns_type = REGISTRY.by_path("", "v1", "namespaces")
+            assert ns_type is not None
+            if _key(ns_type, None, namespace) not in self._objects:
+                raise errors.not_found("namespaces", namespace)
+        defaults.stamp_new(rtype, obj, namespace=namespace if rtype.namespaced else None)
+        defaults.validate(rtype, obj)
+        name = str(obj["metadata"]["name"])
+        key = _key(rtype, namespace if rtype.namespaced else None, name)
+        if key in self._objects:
+            raise errors.already_exists(rtype.plural, name, group=rtype.group)
+        self._next_version(obj)
+        self._objects[key] = obj
+        self._record("ADDED", rtype, obj, None)
+        if rtype.kind == "Namespace":
+            self._create_default_account(name)
+        return copy.deepcopy(obj)
+
+    def _create_default_account(self, namespace: str) -> None:
+        """The service-account controller's job: every namespace has `default`."""
+        sa_type = REGISTRY.by_path("", "v1", "serviceaccounts")
+        assert sa_type is not None
+        if _key(sa_type, namespace, "default") not in self._objects:
+            self.create(sa_type, namespace, {"metadata": {"name": "default"}})
+
+    def update(
+        self, rtype: ResourceType, namespace: str | None, name: str, obj: dict[str, Any],
+        *, subresource: str = "",
+    ) -> dict[str, Any]:
+        key = _key(rtype, namespace, name)
+        old = self._objects.get(key)
+        if old is None:
+            raise errors.not_found(rtype.plural, name, group=rtype.group)
+        new = copy.deepcopy(obj)
+        metadata = new.setdefault("metadata", {})
+        if metadata.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on "
+                f"the URL ({name})"
+            )
+        wanted = str(metadata.get("resourceVersion") or "")
+        if wanted and wanted != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(rtype.plural, name, group=rtype.group)
+        new = self._merge_update(rtype, old, new, subresource=subresource)
+        defaults.validate(rtype, new)
+        comparable = copy.deepcopy(new)
+        comparable["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if comparable == old:
+            return copy.deepcopy(old)  # a no-op write takes no version and sends no event
+        self._next_version(new)
+        self._objects[key] = new
+        self._record("MODIFIED", rtype, new, copy.deepcopy(old))
+        return copy.deepcopy(new)
+
+    def _merge_update(self, rtype: ResourceType, old: dict[str, Any], new: dict[str, Any],
+                      *, subresource: str) -> dict[str, Any]:
+        """Keep what a client may not change; split main resource and /status writes."""
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            merged["status"] = new.get("status", {})
+            return merged
+        new["kind"], new["apiVersion"] = rtype.kind, rtype.api_version
+        metadata = new["metadata"]
+        for kept in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp",
+                     "generation"):
+            if kept in old["metadata"]:
+                metadata[kept] = old["metadata"][kept]
+        if rtype.subresources and "status" in rtype.subresources and "status" in old:
+            new["status"] = old["status"]  # status changes only through /status
+        if rtype.kind == "Namespace":
+            metadata.setdefault("labels", {})[defaults.NAMESPACE_NAME_LABEL] = metadata["name"]
+        if rtype.has_spec_generation:
+            body = {k: v for k, v in new.items() if k not in ("metadata", "status")}
+            was = {k: v for k, v in old.items() if k not in ("metadata", "status")}
+            if body != was:
+                metadata["generation"] = int(old["metadata"].get("generation") or 1) + 1
+        return new
+
+    def delete(self, rtype: ResourceType, namespace: str | None, name: str,
+               *, preconditions: dict[str, Any] | None = None) -> dict[str, Any]:
+        key = _key(rtype, namespace, name)
+        old = self._objects.get(key)
+        if old is None:
+            raise errors.not_found(rtype.plural, name, group=rtype.group)
+        for field_name in ("uid", "resourceVersion"):
+            wanted = (preconditions or {}).get(field_name)
+            if wanted and wanted != old["metadata"].get(field_name):
+                raise errors.conflict(rtype.plural, name, group=rtype.group)
+        if rtype.kind == "Namespace":
+            for other in [k for k in self._objects if k[1] == name and k[0] != key[0]]:
+                child = self._objects[other]
+                child_type = REGISTRY.by_kind(child["apiVersion"], child["kind"])
+                if child_type is not None and child_type.namespaced:
+                    self.delete(child_type, name, other[2])
+        del self._objects[key]
+        gone = copy.deepcopy(old)
+        self._next_version(gone)
+        self._record("DELETED", rtype, gone, copy.deepcopy(old))
+        return gone
+
+    # ---- persistence ---------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "kind": "PodwardenLabState",
+            "resourceVersion": self.version,
+            "objects": self.all_objects(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a snapshot (objects kept as they were; history starts empty)."""
+        for obj in state.get("objects") or []:
+            rtype = REGISTRY.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+            if rtype is None:
+                continue
+            metadata = obj.get("metadata") or {}
+            ns = metadata.get("namespace") if rtype.namespaced else None
+            self._objects[_key(rtype, ns, str(metadata.get("name")))] = copy.deepcopy(obj)
+        self.version = max(int(state.get("resourceVersion") or 0), self.version)
+        self.floor = self.version

@@ -1,0 +1,78 @@
+"""What a cloud's metadata protocol looks like to the firewall.
+
+Each provider module (`aws`, `gce`, `azure`) builds one `Profile`: the syntax
+canonicalisation needs (query allowlist, case rules), the protocol checks run
+before any rule (required headers, X-Forwarded-For), the strict preset, and
+the provider's own wording for refusals. `firewall.build` picks a profile by
+name from an explicit table; nothing is discovered by import side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.policy import Responses, Rule
+from podwarden.metadata.request import Syntax, encode_target
+
+# Seconds an immutable answer (instance id, zone, ...) may be served from the
+# proxy's cache. These values only change when the instance is replaced, which
+# also replaces the node and its proxy; the TTL bounds staleness regardless.
+IMMUTABLE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings a policy file may change for a provider's built-in behaviour."""
+
+    imdsv2_required: bool = False  # AWS: token-less GETs get IMDS's 401
+    concealed_attributes: tuple[str, ...] = ()  # GCE: extra instance/attributes to conceal
+
+
+ProtocolCheck = Callable[[CanonicalRequest, Options], Decision | None]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One provider's protocol facts, preset and wording."""
+
+    name: ProviderName
+    syntax: Syntax
+    always_headers: tuple[tuple[str, str], ...]
+    forward_headers: tuple[tuple[str, str], ...]
+    responses: Responses
+    protocol: ProtocolCheck
+    preset: Callable[[Options], tuple[Rule, ...]]
+    rule_path: Callable[[str], str]  # how a policy file's path pattern is read
+
+
+def allower(
+    forward_headers: tuple[tuple[str, str], ...],
+) -> Callable[[CanonicalRequest, Rule], Decision]:
+    """The ALLOW decision: forward the rebuilt canonical target with only `forward_headers`."""
+
+    def allow(req: CanonicalRequest, rule: Rule) -> Decision:
+        # A long-poll (GCE wait_for_change) is an answer about change: never cached.
+        waits = req.query_value("wait_for_change") is not None
+        return Decision(
+            action=Action.ALLOW,
+            rule_id=rule.id,
+            upstream_target=encode_target(req.path, req.query),
+            forward_headers=forward_headers,
+            cache_ttl=0.0 if waits else rule.cache_ttl,
+            transform=rule.transform,
+        )
+
+    return allow
+
+
+def refusal(rule_id: str, status: int, body: str, *, content_type: str) -> Decision:
+    """A DENY decision with an exact body."""
+    return Decision(
+        action=Action.DENY,
+        rule_id=rule_id,
+        status=status,
+        body=body.encode(),
+        content_type=content_type,
+    )

@@ -1,0 +1,440 @@
+"""The metadata proxy's HTTP server: raw request in, firewall decision, answer out.
+
+aiohttp's low-level `web.Server` is used instead of an Application because the
+firewall must see the request-target exactly as sent: no router, no path
+normalisation; `raw_path` and `raw_headers` go to the pure core untouched.
+All decisions are made by `firewall.evaluate` (pure); this module only does
+the I/O around it: IMDSv2 session tokens, answer handlers, the cache and the
+upstream, logging and metrics. Whatever cannot be decided is answered with an
+error status, never forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from podwarden import logs
+from podwarden.metadata import firewall
+from podwarden.metadata.cache import BoundedMemo, TtlCache
+from podwarden.metadata.metrics import ProxyMetrics, build_app
+from podwarden.metadata.model import (
+    Action,
+    CanonicalRequest,
+    Decision,
+    ProviderName,
+    RawRequest,
+)
+from podwarden.metadata.settings import ProxySettings
+from podwarden.metadata.tokens import (
+    BAD_REQUEST_BODY,
+    HTML,
+    TOKEN_HEADER,
+    TTL_HEADER,
+    UNAUTHORIZED_BODY,
+    TokenCheck,
+    TokenStore,
+    parse_ttl,
+)
+from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
+
+IdentityHandler = Callable[[CanonicalRequest], Awaitable[Decision]]
+"""Serves an ANSWER decision: returns a Decision whose ALLOW forwards its
+`upstream_target` (e.g. Azure with the pod's client_id) and whose other actions
+are answered with its status/body/content_type/response_headers."""
+IdentityHandlers = Mapping[str, IdentityHandler]
+
+TEXT = "text/plain; charset=utf-8"
+_Verdict = tuple[CanonicalRequest | None, Decision]
+_AWS_TOKEN_HANDLER = "aws.token"
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the client gets, before the provider's always-present headers."""
+
+    status: int
+    body: bytes
+    content_type: str = TEXT
+    headers: tuple[tuple[str, str], ...] = ()
+    decision: str = "deny"
+    rule: str = ""
+    cache: str = ""
+
+
+def _text(status: int, message: str, *, rule: str, decision: str = "deny") -> Reply:
+    return Reply(status=status, body=(message + "\n").encode(), rule=rule, decision=decision)
+
+
+def _from_decision(decision: Decision) -> Reply:
+    return Reply(
+        status=decision.status,
+        body=decision.body,
+        content_type=decision.content_type,
+        headers=decision.response_headers,
+        decision=decision.action.value,
+        rule=decision.rule_id,
+    )
+
+
+@dataclass
+class _Inflight:
+    count: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def enter(self) -> None:
+        self.count += 1
+        self.idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.idle.set()
+
+
+class _Handler:
+    """One request, start to finish. Holds no per-request state between calls."""
+
+    def __init__(
+        self,
+        *,
+        settings: ProxySettings,
+        fw: firewall.Firewall,
+        upstream: Upstream,
+        cache: TtlCache[Reply],
+        tokens: TokenStore,
+        metrics: ProxyMetrics,
+        identity: IdentityHandlers,
+    ) -> None:
+        self._settings = settings
+        self._fw = fw
+        self._aws = settings.provider is ProviderName.AWS
+        self._upstream = upstream
+        self._cache = cache
+        self._tokens = tokens
+        self._metrics = metrics
+        self._identity = identity
+        self._always = tuple(fw.always_headers)
+        # Bound once: a lazy structlog proxy re-binds on every call, which costs
+        # more than the rest of a cached answer.
+        self._log = logs.get("metadata.proxy").bind()
+        self._verdicts: BoundedMemo[RawRequest, _Verdict] = BoundedMemo(
+            max_entries=settings.verdict_memo_entries
+        )
+        self.inflight = _Inflight()
+        self.inflight.idle.set()
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        self.inflight.enter()
+        client = request.remote or ""
+        path = request.raw_path
+        try:
+            raw = await self._raw(request, client)
+            if isinstance(raw, Reply):
+                reply = raw
+            else:
+                canonical, decision = self._evaluate(raw)
+                if canonical is not None:
+                    path = canonical.path
+                reply = await self._serve(raw, canonical, decision)
+        except Exception as exc:  # a decision that cannot be made is a refusal, never a crash
+            self._log.error("request failed", client=client, error=repr(exc), exc_info=exc)
+            reply = _text(500, "internal error in the metadata proxy", rule="proxy.error")
+        finally:
+            self.inflight.leave()
+        seconds = time.perf_counter() - started
+        response = web.Response(status=reply.status, body=reply.body)
+        response.headers["Content-Type"] = reply.content_type
+        for name, value in reply.headers:
+            response.headers[name] = value
+        for name, value in self._always:
+            response.headers[name] = value
+        self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=seconds)
+        self._log.info(
+            "request",
+            client=client,
+            method=request.method,
+            path=path if len(path) <= 512 else path[:512] + "...",
+            decision=reply.decision,
+            rule=reply.rule,
+            status=reply.status,
+            cache=reply.cache or None,
+            latency_ms=round(seconds * 1000, 3),
+        )
+        return response
+
+    def _evaluate(self, raw: RawRequest) -> _Verdict:
+        """`firewall.evaluate`, remembered per exact raw request (client included).
+
+        Safe because evaluation is pure; ANSWER verdicts are not remembered so
+        that a handler always sees a fresh canonical request.
+        """
+        verdict = self._verdicts.get(raw)
+        if verdict is None:
+            verdict = self._fw.evaluate(raw)
+            if verdict[1].action is not Action.ANSWER:
+                self._verdicts.put(raw, verdict)
+        return verdict
+
+    async def _raw(self, request: web.BaseRequest, client: str) -> RawRequest | Reply:
+        body = b""
+        if request.body_exists:
+            length = request.content_length
+            limit = self._settings.max_body_bytes
+            if length is not None and length > limit:
+                return _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+            body = await request.content.read(limit + 1)
+            if len(body) > limit or not request.content.at_eof():
+                return _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+        headers = tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers
+        )
+        return RawRequest(
+            method=request.method,
+            target=request.raw_path,
+            headers=headers,
+            client=client,
+            body=body,
+        )
+
+    async def _serve(
+        self, raw: RawRequest, canonical: CanonicalRequest | None, decision: Decision
+    ) -> Reply:
+        if canonical is None:
+            return _from_decision(decision)
+        if self._aws and canonical.method in _READ_METHODS:
+            refused = self._check_session_token(raw)
+            if refused is not None:
+                return refused
+        if decision.action is Action.ALLOW:
+            return await self._forward(canonical.method, decision)
+        if decision.action is Action.ANSWER:
+            return await self._answer(raw, canonical, decision)
+        return _from_decision(decision)
+
+    def _check_session_token(self, raw: RawRequest) -> Reply | None:
+        """IMDSv2 on reads: a token that is present must be ours, valid and the client's."""
+        values = [v for n, v in raw.headers if n.lower() == TOKEN_HEADER]
+        if not values:
+            if self._fw.imdsv2_required:
+                return Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
+            return None
+        if len(set(values)) != 1:
+            return Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
+        verdict = self._tokens.check(values[0].strip(), client=raw.client)
+        if verdict is not TokenCheck.VALID:
+            return Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{verdict.value}")
+        return None
+
+    async def _answer(
+        self, raw: RawRequest, canonical: CanonicalRequest, decision: Decision
+    ) -> Reply:
+        if decision.handler == _AWS_TOKEN_HANDLER and self._aws:
+            return self._mint_token(raw, decision)
+        handler = self._identity.get(decision.handler)
+        if handler is None:
+            return _text(
+                403,
+                f"no handler {decision.handler!r} is configured in this proxy",
+                rule=decision.rule_id or "proxy.no-handler",
+            )
+        try:
+            answer = await handler(canonical)
+        except Exception as exc:
+            self._log.error("answer handler failed", handler=decision.handler, error=repr(exc))
+            return _text(
+                502, "the credential source failed; try again later", rule=decision.rule_id
+            )
+        if answer.action is Action.ALLOW:
+            return await self._forward(canonical.method, answer)
+        return _from_decision(answer)
+
+    def _mint_token(self, raw: RawRequest, decision: Decision) -> Reply:
+        ttl = parse_ttl([v for n, v in raw.headers if n.lower() == TTL_HEADER])
+        if ttl is None:
+            return Reply(400, BAD_REQUEST_BODY, HTML, rule="aws.token.ttl")
+        token = self._tokens.mint(client=raw.client, ttl=ttl)
+        return Reply(
+            status=200,
+            body=token.encode(),
+            content_type="text/plain",
+            headers=(("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", str(ttl)),),
+            decision="answer",
+            rule=decision.rule_id,
+        )
+
+    async def _forward(self, method: str, decision: Decision) -> Reply:
+        async def fetch() -> Reply:
+            response = await self._upstream.fetch(
+                method=method, target=decision.upstream_target, headers=decision.forward_headers
+            )
+            return _filtered(response, decision)
+
+        try:
+            if decision.cache_ttl > 0 and method == "GET":
+                key = (decision.rule_id, decision.upstream_target, decision.forward_headers)
+                reply, hit = await self._cache.fetch_through(
+                    key, ttl=decision.cache_ttl, fetch=fetch, keep=lambda r: r.status == 200
+                )
+                return Reply(
+                    reply.status,
+                    reply.body,
+                    reply.content_type,
+                    reply.headers,
+                    decision="allow",
+                    rule=decision.rule_id,
+                    cache="hit" if hit else "miss",
+                )
+            return await fetch()
+        except UpstreamError as exc:
+            self._metrics.upstream_error(exc.kind)
+            return _text(
+                502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision="allow"
+            )
+
+
+def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
+    """The upstream answer as the client may see it (transformed when the policy says so)."""
+    headers = dict(response.headers)
+    content_type = headers.pop("content-type", "text/plain")
+    body = response.body
+    if decision.transform is not None and response.status == 200:
+        try:
+            body = decision.transform(body)
+        except Exception:
+            # Could not strip what must be stripped: refuse rather than leak.
+            return _text(
+                502,
+                "Bad gateway: the metadata answer could not be filtered",
+                rule=decision.rule_id,
+                decision="allow",
+            )
+    passed = tuple((n.title() if n != "etag" else "ETag", v) for n, v in headers.items())
+    return Reply(
+        response.status, body, content_type, passed, decision="allow", rule=decision.rule_id
+    )
+
+
+class RunningProxy:
+    """A started proxy. `port` is the bound listen port; `stop()` drains and closes."""
+
+    def __init__(
+        self,
+        *,
+        settings: ProxySettings,
+        handler: _Handler,
+        server: web.Server,
+        runner: web.ServerRunner,
+        metrics_runner: web.AppRunner | None,
+        upstream: Upstream,
+        port: int,
+        metrics_port: int | None,
+    ) -> None:
+        self.settings = settings
+        self.port = port
+        self.metrics_port = metrics_port
+        self._handler = handler
+        self._server = server
+        self._runner = runner
+        self._metrics_runner = metrics_runner
+        self._upstream = upstream
+        self.draining = False
+        self._stopped = False
+
+    @property
+    def upstream_requests(self) -> int:
+        """How many requests went to the metadata service (token PUTs included)."""
+        return self._upstream.requests_sent
+
+    @property
+    def inflight(self) -> int:
+        return self._handler.inflight.count
+
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        """Stop accepting, let in-flight requests finish (bounded), then close everything."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.draining = True
+        timeout = self.settings.drain_timeout if drain_timeout is None else drain_timeout
+        for site in list(self._runner.sites):
+            await site.stop()
+        self._server.pre_shutdown()  # keep-alive connections close after their current request
+        try:
+            await asyncio.wait_for(self._handler.inflight.idle.wait(), timeout)
+        except TimeoutError:
+            logs.get("metadata.proxy").warning(
+                "drain timed out", inflight=self._handler.inflight.count, timeout=timeout
+            )
+        await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+        await self._upstream.close()
+
+
+async def start(
+    settings: ProxySettings, *, identity: IdentityHandlers | None = None
+) -> RunningProxy:
+    """Build the firewall (ConfigError on a bad policy), open the pool, listen."""
+    fw = firewall.build(settings.provider, policy_file=settings.policy_file)
+    upstream = Upstream(settings)
+    cache: TtlCache[Reply] = TtlCache(max_entries=settings.cache_max_entries)
+    metrics = ProxyMetrics(provider=settings.provider.value, cache=cache)
+    handler = _Handler(
+        settings=settings,
+        fw=fw,
+        upstream=upstream,
+        cache=cache,
+        tokens=TokenStore(capacity=settings.token_capacity),
+        metrics=metrics,
+        identity=dict(identity or {}),
+    )
+    await upstream.open()
+    server = web.Server(handler, access_log=None)
+    runner = web.ServerRunner(server, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        await upstream.close()
+        raise
+    port = _bound_port(runner)
+    metrics_runner: web.AppRunner | None = None
+    metrics_port: int | None = None
+    proxy: RunningProxy | None = None
+
+    def ready() -> bool:
+        return proxy is not None and not proxy.draining
+
+    if settings.metrics_host is not None:
+        metrics_runner = web.AppRunner(build_app(metrics, ready=ready), access_log=None)
+        await metrics_runner.setup()
+        metrics_site = web.TCPSite(metrics_runner, settings.metrics_host, settings.metrics_port)
+        await metrics_site.start()
+        metrics_port = _bound_port(metrics_runner)
+    proxy = RunningProxy(
+        settings=settings,
+        handler=handler,
+        server=server,
+        runner=runner,
+        metrics_runner=metrics_runner,
+        upstream=upstream,
+        port=port,
+        metrics_port=metrics_port,
+    )
+    return proxy
+
+
+def _bound_port(runner: web.BaseRunner) -> int:
+    """The port the runner's only site bound (the listen port may be 0 in tests)."""
+    for address in runner.addresses:
+        return int(address[1])
+    raise RuntimeError("the listener has no bound address")

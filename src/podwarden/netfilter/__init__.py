@@ -1,0 +1,1 @@
+"""Interception rules: pod metadata traffic to the proxy, everything else refused."""

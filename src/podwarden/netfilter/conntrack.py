@@ -1,0 +1,35 @@
+"""Flushing conntrack entries towards metadata addresses when rules go in.
+
+An established connection keeps its NAT decision (none) for its lifetime, so
+without this a pod that connected before the rules existed would keep talking
+to the real service. `conntrack -D` exits 1 when nothing matched; that is
+success here.
+"""
+
+from __future__ import annotations
+
+from podwarden.netfilter import endpoints
+from podwarden.netfilter.runner import NetfilterError, Runner
+
+
+def flush_metadata(*, runner: Runner | None = None) -> int:
+    """Delete every entry whose original destination is a metadata address; returns the count."""
+    runner = runner or Runner()
+    deleted = 0
+    targets = [("ipv4", a) for a in endpoints.METADATA_V4]
+    targets += [("ipv6", a) for a in endpoints.METADATA_V6 if not a.startswith("::ffff:")]
+    for family, address in targets:
+        proc = runner.run(["conntrack", "-D", "-f", family, "-d", address], check=False)
+        if proc.returncode not in (0, 1):
+            raise NetfilterError(f"conntrack -D -d {address}: {proc.stderr.strip()}")
+        deleted += _count(proc.stderr)
+    return deleted
+
+
+def _count(stderr: str) -> int:
+    """Parse `N flow entries have been deleted.` (0 when absent)."""
+    for line in stderr.splitlines():
+        words = line.split()
+        if "deleted." in words and words[0].isdigit():
+            return int(words[0])
+    return 0

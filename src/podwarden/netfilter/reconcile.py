@@ -1,0 +1,110 @@
+"""Installing the rule set and keeping it installed.
+
+`install` is the only way rules go in: apply the whole set atomically, then
+turn route_localnet on (only after its guard is live), then flush conntrack
+so no earlier connection survives. `run` compares the live rules with the
+rendered ones every period and re-installs on any difference — a flushed
+table, a deleted jump, a stale chain — logging and counting each repair. A
+failed check or repair is logged and retried next period; the rules that are
+still in place keep failing closed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Histogram
+
+from podwarden import logs
+from podwarden.netfilter import conntrack, localnet
+from podwarden.netfilter.backends import Backend
+from podwarden.netfilter.render import RuleSet
+from podwarden.netfilter.runner import NetfilterError, Runner
+
+REPAIRS = Counter(
+    "podwarden_rules_repairs_total",
+    "Times the live interception rules differed from the rendered ones and were re-applied.",
+    ["backend"],
+)
+CHECK_ERRORS = Counter(
+    "podwarden_rules_reconcile_errors_total",
+    "Reconcile checks or repairs that failed (retried next period).",
+    ["backend"],
+)
+APPLY_SECONDS = Histogram(
+    "podwarden_rules_apply_seconds", "Time to apply the whole rule set.", ["backend"]
+)
+
+_log = logs.get("netfilter")
+
+
+@dataclass
+class Installer:
+    """One rendered rule set bound to one backend."""
+
+    backend: Backend
+    ruleset: RuleSet
+    runner: Runner
+    flush_conntrack: bool = True
+
+    def install(self) -> None:
+        started = time.perf_counter()
+        self.backend.apply(self.ruleset)
+        if self.ruleset.localnet_guard:
+            localnet.set_route_localnet(True, runner=self.runner)
+        flushed = conntrack.flush_metadata(runner=self.runner) if self.flush_conntrack else 0
+        elapsed = time.perf_counter() - started
+        APPLY_SECONDS.labels(self.backend.name).observe(elapsed)
+        _log.info(
+            "rules installed",
+            backend=self.backend.name,
+            chains=len(self.ruleset.chains),
+            conntrack_flushed=flushed,
+            seconds=round(elapsed, 4),
+        )
+
+    def drift(self) -> str | None:
+        """None when the live rules are exactly ours, else a short reason."""
+        live = self.backend.live_signature()
+        if live is None:
+            return "rules missing"
+        expected = self.backend.expected_signature(self.ruleset)
+        if live == expected:
+            return None
+        return "rules differ"
+
+    def reconcile_once(self) -> bool:
+        """Re-install when drifted; True when a repair was made."""
+        reason = self.drift()
+        if reason is None:
+            return False
+        _log.warning("rules drifted, repairing", backend=self.backend.name, reason=reason)
+        self.install()
+        REPAIRS.labels(self.backend.name).inc()
+        return True
+
+
+def uninstall(backend: Backend, *, runner: Runner) -> bool:
+    """Remove our rules (and route_localnet when we had turned it on)."""
+    guarded = backend.has_localnet_guard()
+    removed = backend.remove()
+    if guarded:
+        localnet.set_route_localnet(False, runner=runner)
+    _log.info("rules removed", backend=backend.name, found=removed)
+    return removed
+
+
+async def run(installer: Installer, *, period: float, stop: asyncio.Event) -> None:
+    """Reconcile every `period` seconds until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(installer.reconcile_once)
+        except NetfilterError as exc:
+            CHECK_ERRORS.labels(installer.backend.name).inc()
+            _log.error("reconcile failed", backend=installer.backend.name, error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period)
+        except TimeoutError:
+            pass

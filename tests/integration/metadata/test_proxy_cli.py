@@ -1,0 +1,148 @@
+"""`podwarden proxy` as a process: start-up errors, SIGTERM drain, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from podwarden.metadata.model import ProviderName
+from podwarden.testing.net import free_port
+
+from .helpers import url
+
+PODWARDEN = str(Path(sys.executable).parent / "podwarden")
+FLAVOR = {"Metadata-Flavor": "Google"}
+
+
+async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        PODWARDEN,
+        "proxy",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode or 0, output.decode()
+
+
+async def test_bad_policy_file_exits_2_naming_the_key_and_reason(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - id: r1\n    path: /latest/meta-data/x\n    action: permit\n")
+    code, output = await run_cli(
+        "--provider",
+        "aws",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+        str(policy),
+    )
+    assert code == 2
+    assert f"{policy}: rules.0.action:" in output
+    assert "'allow', 'deny' or 'conceal'" in output
+    assert "Traceback" not in output
+
+
+async def test_policy_option_for_another_provider_exits_2(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("imdsv2: required\n")
+    code, output = await run_cli(
+        "--provider",
+        "gce",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+        str(policy),
+    )
+    assert code == 2
+    assert "imdsv2: only applies to provider aws, not gce" in output
+
+
+async def test_bad_flags_exit_2(tmp_path):
+    code, output = await run_cli(
+        "--provider", "gce", "--upstream", "https://example.invalid/x", "--listen", "127.0.0.1:0"
+    )
+    assert code == 2
+    assert "upstream:" in output and "http://HOST[:PORT]" in output
+    code, output = await run_cli(
+        "--provider", "gce", "--upstream", "http://127.0.0.1:9", "--listen", "nope"
+    )
+    assert code == 2
+    assert "--listen: 'nope' is not HOST:PORT" in output
+
+
+async def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def test_sigterm_drains_in_flight_requests_then_exits_0(emulator):
+    upstream = await emulator(ProviderName.GCE)
+    port, metrics_port = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        PODWARDEN,
+        "proxy",
+        "--provider",
+        "gce",
+        "--upstream",
+        upstream,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--metrics-listen",
+        f"127.0.0.1:{metrics_port}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_port(port)
+        long_poll = (
+            "/computeMetadata/v1/instance/attributes/cluster-name"
+            "?wait_for_change=true&timeout_sec=1"
+        )
+        async with aiohttp.ClientSession() as client:
+            async with client.get(url(metrics_port, "/readyz")) as resp:
+                assert resp.status == 200
+
+            async def slow() -> tuple[int, str]:
+                async with client.get(url(port, long_poll), headers=FLAVOR) as resp:
+                    return resp.status, await resp.text()
+
+            task = asyncio.create_task(slow())
+            await asyncio.sleep(0.4)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.2)
+            # No new connections once draining has begun.
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                pass
+            else:
+                writer.close()
+                raise AssertionError("the proxy still accepts connections while draining")
+            assert await task == (200, "emulator-cluster")
+        code = await asyncio.wait_for(process.wait(), 10)
+        assert code == 0
+        logs = (await process.stderr.read()).decode()  # type: ignore[union-attr]
+        assert '"event": "draining"' in logs
+        assert '"event": "stopped"' in logs
+        assert "Traceback" not in logs
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,22 @@
+"""Fixtures: a fresh pod/node/cloud lab per test, always torn down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.system.netfilter import lab as lab_module
+
+BACKENDS = ["nft", "iptables-nft", "iptables-legacy"]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[lab_module.Lab]:
+    built = lab_module.build(tmp_path)
+    try:
+        yield built
+    finally:
+        failures = built.close()
+        assert not failures, f"lab clean-up failed: {failures}"

@@ -1,0 +1,183 @@
+"""A tiny self-contained lab for the netfilter tests: pod ↔ node ↔ cloud namespaces.
+
+The cloud namespace owns every metadata address and runs helpers/upstream.py;
+the node namespace routes between them and is where rules, proxies and the
+agent run (through nsenter, which keeps /sys/fs/cgroup visible for cgroup
+matches). Everything is created through a Tracker and removed in `close`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from podwarden.lab import netns
+from podwarden.netfilter import endpoints
+from podwarden.netfilter.runner import Runner
+
+HELPERS = Path(__file__).resolve().parent / "helpers"
+REPO = Path(__file__).resolve().parents[3]
+PODWARDEN = REPO / ".venv" / "bin" / "podwarden"
+POD_V4, NODE_POD_V4 = "10.55.0.2", "10.55.0.1"
+POD_V6, NODE_POD_V6 = "fd00:55::2", "fd00:55::1"
+NODE_UP_V4, CLOUD_V4 = "10.56.0.1", "10.56.0.2"
+NODE_UP_V6, CLOUD_V6 = "fd00:56::1", "fd00:56::2"
+
+
+@dataclass
+class Lab:
+    tag: str
+    tracker: netns.Tracker
+    pod: str = ""
+    node: str = ""
+    cloud: str = ""
+    pod_if: str = ""
+    log: Path = field(default_factory=Path)
+
+    @property
+    def node_runner(self) -> Runner:
+        return Runner.in_netns(self.node)
+
+    def nsenter(self, ns: str, argv: list[str]) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{ns}", *argv]
+
+    def run_in(
+        self, ns: str, argv: list[str], *, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            self.nsenter(ns, argv), capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{argv} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+    def spawn(
+        self,
+        ns: str,
+        argv: list[str],
+        *,
+        wait_line: str | None = "ready",
+        preexec: str | None = None,
+    ) -> subprocess.Popen[str]:
+        """Start a process in `ns`, killed (by PID) at close."""
+        full = self.nsenter(ns, argv)
+        if preexec is not None:  # shell step first (e.g. join a cgroup), then exec
+            full = self.nsenter(ns, ["sh", "-c", f'{preexec} && exec "$@"', "sh", *argv])
+        proc = subprocess.Popen(
+            full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        self.tracker.on_close(f"process {proc.pid}", lambda: stop(proc))
+        if wait_line is not None:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if wait_line not in line:
+                stop(proc)
+                raise AssertionError(
+                    f"{argv} did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+                )
+        return proc
+
+    def helper(self, name: str, *args: str) -> list[str]:
+        return [sys.executable, str(HELPERS / f"{name}.py"), *args]
+
+    def get(self, ns: str, url: str, *, timeout: float = 2.0) -> dict[str, object]:
+        out = self.run_in(ns, self.helper("client", "once", url, str(timeout))).stdout
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    def dns(self, ns: str, host: str) -> dict[str, object]:
+        return json.loads(self.run_in(ns, self.helper("client", "dns", host)).stdout)  # type: ignore[no-any-return]
+
+    def upstream_clients(self) -> list[str]:
+        if not self.log.exists():
+            return []
+        return [line.split()[0] for line in self.log.read_text().splitlines() if line]
+
+    def pod_leaks(self) -> list[str]:
+        """Upstream requests that came from a pod address (must be none)."""
+        return [a for a in self.upstream_clients() if a.startswith(("10.55.", "fd00:55:"))]
+
+    def podwarden(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run_in(self.node, [str(PODWARDEN), *args], check=check)
+
+    def close(self) -> list[str]:
+        return self.tracker.close()
+
+
+def stop(proc: subprocess.Popen[str], *, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+    """Stop one process we started, by its PID (process group: nsenter's child too)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+
+
+def build(tmp: Path) -> Lab:
+    tag = secrets.token_hex(3)
+    lab = Lab(tag=tag, tracker=netns.Tracker(prefix=f"pw5{tag}-"), log=tmp / "upstream.log")
+    try:
+        _wire(lab)
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
+def _wire(lab: Lab) -> None:
+    ip = netns.ip
+    lab.pod = lab.tracker.add_netns("pod")
+    lab.node = lab.tracker.add_netns("node")
+    lab.cloud = lab.tracker.add_netns("cloud")
+    lab.pod_if = f"cali{lab.tag}"
+    lab.tracker.add_veth(f"pe{lab.tag}", lab.pod, lab.pod_if, lab.node)
+    lab.tracker.add_veth(f"nu{lab.tag}", lab.node, f"ce{lab.tag}", lab.cloud)
+    ip("addr", "add", f"{POD_V4}/24", "dev", f"pe{lab.tag}", netns=lab.pod)
+    ip("addr", "add", f"{POD_V6}/64", "dev", f"pe{lab.tag}", "nodad", netns=lab.pod)
+    ip("route", "add", "default", "via", NODE_POD_V4, netns=lab.pod)
+    ip("-6", "route", "add", "default", "via", NODE_POD_V6, netns=lab.pod)
+    ip("addr", "add", f"{NODE_POD_V4}/24", "dev", lab.pod_if, netns=lab.node)
+    ip("addr", "add", f"{NODE_POD_V6}/64", "dev", lab.pod_if, "nodad", netns=lab.node)
+    ip("addr", "add", f"{NODE_UP_V4}/24", "dev", f"nu{lab.tag}", netns=lab.node)
+    ip("addr", "add", f"{NODE_UP_V6}/64", "dev", f"nu{lab.tag}", "nodad", netns=lab.node)
+    ip("addr", "add", f"{CLOUD_V4}/24", "dev", f"ce{lab.tag}", netns=lab.cloud)
+    ip("addr", "add", f"{CLOUD_V6}/64", "dev", f"ce{lab.tag}", "nodad", netns=lab.cloud)
+    for address in endpoints.METADATA_V4:
+        ip("addr", "add", f"{address}/32", "dev", "lo", netns=lab.cloud)
+        ip("route", "add", f"{address}/32", "via", CLOUD_V4, netns=lab.node)
+    for address in endpoints.METADATA_V6:
+        if address.startswith("::ffff:"):
+            continue
+        ip("addr", "add", f"{address}/128", "dev", "lo", "nodad", netns=lab.cloud)
+        ip("-6", "route", "add", f"{address}/128", "via", CLOUD_V6, netns=lab.node)
+    ip("route", "add", "10.55.0.0/24", "via", NODE_UP_V4, netns=lab.cloud)
+    ip("-6", "route", "add", "fd00:55::/64", "via", NODE_UP_V6, netns=lab.cloud)
+    netns.sysctl("net.ipv4.ip_forward", "1", netns=lab.node)
+    netns.sysctl("net.ipv6.conf.all.forwarding", "1", netns=lab.node)
+    lab.spawn(lab.cloud, lab.helper("upstream", "--log", str(lab.log)))
+    _wait_reachable(lab)
+
+
+def _wait_reachable(lab: Lab) -> None:
+    """Until the pod reaches the cloud over both families (neighbour discovery settles)."""
+    deadline = time.monotonic() + 10
+    while True:
+        v4 = lab.get(lab.pod, f"http://{endpoints.IMDS_V4}/warmup", timeout=1)
+        v6 = lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/warmup", timeout=1)
+        if v4["outcome"] == "ok" and v6["outcome"] == "ok":
+            lab.log.unlink(missing_ok=True)  # warm-up hits are not leaks
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"lab not reachable: v4={v4} v6={v6}")
+        time.sleep(0.2)

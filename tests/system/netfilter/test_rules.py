@@ -1,0 +1,164 @@
+"""`podwarden rules` in a real node namespace: redirect, fail closed, DNS, IPv6, removal."""
+
+from __future__ import annotations
+
+import pytest
+
+from podwarden.netfilter import endpoints
+from tests.system.netfilter.conftest import BACKENDS
+from tests.system.netfilter.lab import NODE_POD_V4, NODE_POD_V6, Lab, stop
+
+PROXY_PORT = 18181
+IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+
+
+def apply(lab: Lab, backend: str, *extra: str) -> None:
+    lab.podwarden(
+        "rules",
+        "apply",
+        "--provider",
+        "aws",
+        "--pod-interface",
+        "cali+",
+        "--backend",
+        backend,
+        *extra,
+    )
+
+
+def fake_proxy(lab: Lab, host: str) -> object:
+    listen = f"[{host}]:{PROXY_PORT}" if ":" in host else f"{host}:{PROXY_PORT}"
+    return lab.spawn(lab.node, lab.helper("fakeproxy", listen))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pod_metadata_traffic_goes_to_the_proxy_and_never_upstream(lab: Lab, backend: str):
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    for url in (
+        IMDS,
+        f"http://{endpoints.ECS_V4}/v2/credentials",
+        f"http://{endpoints.EKS_POD_IDENTITY_V4}/v1/credentials",
+    ):
+        result = lab.get(lab.pod, url)
+        assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
+    # WireServer and Alibaba are not redirected for aws: refused at once.
+    for url in (
+        f"http://{endpoints.WIRESERVER_V4}/",
+        f"http://{endpoints.WIRESERVER_V4}:32526/",
+        f"http://{endpoints.ALIBABA_V4}/",
+        f"http://{endpoints.IMDS_V4}:8080/",
+    ):
+        assert lab.get(lab.pod, url)["outcome"] == "refused", url
+    assert lab.pod_leaks() == []
+    # The node itself (kubelet, cloud agents) still reaches the real service.
+    node = lab.get(lab.node, IMDS)
+    assert node["outcome"] == "ok" and str(node["body"]).startswith("UPSTREAM")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_proxy_down_means_a_reset_within_100ms_never_upstream(lab: Lab, backend: str):
+    proxy = fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    assert lab.get(lab.pod, IMDS)["outcome"] == "ok"
+    stop(proxy)  # type: ignore[arg-type]
+    for _ in range(5):
+        result = lab.get(lab.pod, IMDS, timeout=2.0)
+        assert result["outcome"] == "refused", result
+        assert float(result["ms"]) < 100, result  # type: ignore[arg-type]
+    assert lab.pod_leaks() == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fail_closed_only_refuses_everything_metadata_but_dns(lab: Lab, backend: str):
+    apply(lab, backend, "--fail-closed-only")
+    for url in (IMDS, f"http://[{endpoints.IMDS_V6}]/", f"http://{endpoints.IMDS_V4}:8080/"):
+        result = lab.get(lab.pod, url)
+        assert result["outcome"] == "refused" and float(result["ms"]) < 100, (url, result)  # type: ignore[arg-type]
+    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
+    assert lab.pod_leaks() == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dns_to_metadata_address_still_answers(lab: Lab, backend: str):
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ipv6_pod_is_intercepted(lab: Lab, backend: str):
+    fake_proxy(lab, NODE_POD_V4)
+    fake_proxy6 = lab.spawn(lab.node, lab.helper("fakeproxy", f"[{NODE_POD_V6}]:{PROXY_PORT}"))
+    apply(
+        lab,
+        backend,
+        "--proxy",
+        f"{NODE_POD_V4}:{PROXY_PORT}",
+        "--proxy6",
+        f"[{NODE_POD_V6}]:{PROXY_PORT}",
+    )
+    for url in (
+        f"http://[{endpoints.IMDS_V6}]/latest/meta-data/",
+        f"http://[{endpoints.EKS_POD_IDENTITY_V6}]/v1/credentials",
+        f"http://[{endpoints.IMDS_MAPPED}]/latest/meta-data/",
+    ):
+        result = lab.get(lab.pod, url)
+        assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
+    stop(fake_proxy6)  # type: ignore[arg-type]
+    assert lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/")["outcome"] == "refused"
+    assert lab.pod_leaks() == []
+
+
+def test_ipv6_without_a_v6_proxy_is_refused(lab: Lab):
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, "nft", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    assert lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/")["outcome"] == "refused"
+    assert lab.get(lab.pod, IMDS)["outcome"] == "ok"
+    assert lab.pod_leaks() == []
+
+
+def _snapshot(lab: Lab) -> str:
+    parts = [lab.run_in(lab.node, ["nft", "list", "ruleset"]).stdout]
+    for tool in ("iptables-legacy-save", "ip6tables-legacy-save"):
+        out = lab.run_in(lab.node, [tool], check=False).stdout
+        parts.append("\n".join(line for line in out.splitlines() if not line.startswith("#")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_remove_leaves_the_namespace_exactly_as_before(lab: Lab, backend: str):
+    # Someone else's rules (a kube-proxy-like user of both families) must survive untouched.
+    # iptables tables, once instantiated, cannot be unloaded, so the node starts with
+    # them in use, as every Kubernetes node does.
+    lab.run_in(
+        lab.node,
+        [
+            "sh",
+            "-c",
+            "printf 'table inet other {\\n chain c {\\n type filter hook forward priority 0;\\n"
+            " ip daddr 192.0.2.9 counter drop\\n }\\n}\\n' | nft -f -",
+        ],
+    )
+    if backend != "nft":
+        suffix = "-legacy" if backend == "iptables-legacy" else "-nft"
+        for tool, address in (
+            (f"iptables{suffix}", "192.0.2.8"),
+            (f"ip6tables{suffix}", "2001:db8::8"),
+        ):
+            lab.run_in(
+                lab.node, [tool, "-t", "nat", "-A", "PREROUTING", "-d", address, "-j", "RETURN"]
+            )
+            lab.run_in(lab.node, [tool, "-t", "nat", "-A", "OUTPUT", "-d", address, "-j", "RETURN"])
+            lab.run_in(lab.node, [tool, "-A", "FORWARD", "-d", address, "-j", "ACCEPT"])
+            lab.run_in(lab.node, [tool, "-A", "INPUT", "-d", address, "-j", "ACCEPT"])
+            lab.run_in(lab.node, [tool, "-A", "OUTPUT", "-d", address, "-j", "ACCEPT"])
+    before = _snapshot(lab)
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    assert "podwarden" in lab.podwarden("rules", "show").stdout.lower()
+    lab.podwarden("rules", "remove")
+    assert _snapshot(lab) == before
+    assert lab.podwarden("rules", "show").stdout == ""
+    result = lab.get(lab.pod, IMDS)
+    assert result["outcome"] == "ok" and str(result["body"]).startswith("UPSTREAM")

@@ -1,0 +1,34 @@
+"""Small Pod / Namespace JSON builders for the kube tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+
+def pod(
+    name: str, *ips: str, namespace: str = "default", node: str = "node-a",
+    phase: str = "Running", host_network: bool = False, uid: str | None = None,
+    annotations: dict[str, str] | None = None, deleting: bool = False,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name, "namespace": namespace, "uid": uid or str(uuid.uuid4()),
+        "annotations": annotations or {},
+    }
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    status: dict[str, Any] = {"phase": phase}
+    if ips:
+        status["podIP"] = ips[0]
+        status["podIPs"] = [{"ip": ip} for ip in ips]
+    return {
+        "kind": "Pod", "apiVersion": "v1", "metadata": metadata,
+        "spec": {"nodeName": node, "hostNetwork": host_network,
+                 "containers": [{"name": "c", "image": "busybox"}]},
+        "status": status,
+    }
+
+
+def namespace(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"kind": "Namespace", "apiVersion": "v1",
+            "metadata": {"name": name, "annotations": annotations or {}}}

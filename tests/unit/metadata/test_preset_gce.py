@@ -1,0 +1,152 @@
+"""GCE strict preset: flavor header, XFF, legacy APIs, concealment, recursive handling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from podwarden.metadata import firewall
+from podwarden.metadata.model import Action, ProviderName
+from podwarden.metadata.providers import IMMUTABLE_TTL, gce
+from tests.unit.metadata.conftest import FLAVOR, judge
+
+GCE = ProviderName.GCE
+V1 = "/computeMetadata/v1"
+CONCEALED = b"This metadata endpoint is concealed.\n"
+
+ALLOWED = [
+    ("/", "gce.root", 0.0),
+    (V1 + "/", "gce.listing", 0.0),
+    (V1 + "/instance/", "gce.listing", 0.0),
+    (V1 + "/instance/id", "gce.instance-id", IMMUTABLE_TTL),
+    (V1 + "/instance/zone", "gce.zone", IMMUTABLE_TTL),
+    (V1 + "/instance/machine-type", "gce.machine-type", IMMUTABLE_TTL),
+    (V1 + "/instance/name", "gce.instance-name", IMMUTABLE_TTL),
+    (V1 + "/project/project-id", "gce.project-id", IMMUTABLE_TTL),
+    (V1 + "/project/numeric-project-id", "gce.project-id", IMMUTABLE_TTL),
+    (V1 + "/instance/network-interfaces/0/ip", "gce.instance", 0.0),
+    (V1 + "/instance/attributes/", "gce.attributes", 0.0),
+    (V1 + "/instance/attributes/cluster-name", "gce.attributes", 0.0),
+    (V1 + "/instance/attributes/cluster-location?alt=text", "gce.attributes", 0.0),
+    (V1 + "/instance/service-accounts/", "gce.service-accounts", 0.0),
+    (V1 + "/instance/service-accounts/default/", "gce.service-accounts", 0.0),
+    (V1 + "/instance/service-accounts/default/email", "gce.service-accounts", 0.0),
+    (V1 + "/instance/service-accounts/default/scopes", "gce.service-accounts", 0.0),
+    (V1 + "/instance/maintenance-event?wait_for_change=true&last_etag=abc&timeout_sec=30",
+     "gce.instance", 0.0),
+    (V1 + "/universe/universe-domain", "gce.universe", 0.0),
+]
+
+
+@pytest.mark.parametrize(("target", "rule_id", "ttl"), ALLOWED)
+def test_allowed_paths_forward_with_the_flavor_header(firewalls, target, rule_id, ttl):
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id, decision.cache_ttl) == (Action.ALLOW, rule_id, ttl)
+    assert decision.upstream_target == target
+    assert decision.forward_headers == (("Metadata-Flavor", "Google"),)
+
+
+def test_every_answer_carries_the_flavor_header(firewalls):
+    assert firewalls[GCE].always_headers == (("Metadata-Flavor", "Google"),)
+
+
+def test_root_needs_no_flavor_header_google_auth_detects_gce_there(firewalls):
+    _, decision = judge(firewalls[GCE], "/")
+    assert decision.action is Action.ALLOW
+
+
+CONCEALED_PATHS = [
+    (V1 + "/instance/attributes/kube-env", "gce.concealed-attribute"),
+    (V1 + "/instance/attributes/kube-env?alt=json", "gce.concealed-attribute"),
+    (V1 + "/instance/attributes/kube-env/", "gce.concealed-attribute"),
+    (V1 + "/instance/attributes/Kube-Env", "gce.concealed-attribute"),
+    (V1 + "/instance/attributes/kube-env?wait_for_change=true", "gce.concealed-attribute"),
+    (V1 + "/instance/attributes/startup-script", "gce.concealed-attribute"),
+    (V1 + "/project/attributes/startup-script", "gce.concealed-attribute"),
+    (V1 + "/instance/service-accounts/default/token", "gce.token"),
+    (V1 + "/instance/service-accounts/default/token?scopes=x", "gce.token"),
+    (V1 + "/instance/service-accounts/node@p.iam.gserviceaccount.com/token", "gce.token"),
+    (V1 + "/instance/service-accounts/default/identity?audience=https://x&format=full", "gce.identity"),
+    ("/computemetadata/V1/instance/attributes/kube-env", "gce.concealed-attribute"),
+]
+
+
+@pytest.mark.parametrize(("target", "rule_id"), CONCEALED_PATHS)
+def test_secrets_are_concealed(firewalls, target, rule_id):
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, rule_id, 403)
+    assert decision.body == CONCEALED
+
+
+@pytest.mark.parametrize(
+    "target",
+    [V1 + "/?recursive=true", V1 + "/instance/?recursive=true",
+     V1 + "/instance/attributes/?recursive=true", V1 + "/instance/service-accounts/?recursive=true",
+     V1 + "/project/?recursive=false", V1 + "/instance/service-accounts/default?recursive=true"],
+)
+def test_recursive_is_refused_outside_a_service_account(firewalls, target):
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, "gce.recursive", 403)
+    assert decision.body == b"This metadata endpoint is concealed for ?recursive calls.\n"
+
+
+def test_recursive_service_account_answer_keeps_only_email_aliases_scopes(firewalls):
+    target = V1 + "/instance/service-accounts/default/?recursive=true"
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id) == (Action.ALLOW, "gce.service-account")
+    assert decision.transform is not None
+    upstream = json.dumps({"email": "n@p.iam", "aliases": ["default"], "scopes": ["s"],
+                           "token": "ya29.secret", "identity": "x"}).encode()
+    assert json.loads(decision.transform(upstream)) == {"email": "n@p.iam", "aliases": ["default"],
+                                                        "scopes": ["s"]}
+    assert decision.transform(b"not json") == b"{}"
+    assert decision.transform(b"[1]") == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("target", "headers", "rule_id", "body"),
+    [
+        (V1 + "/instance/id", (), "gce.flavor", b"Missing Metadata-Flavor:Google header.\n"),
+        (V1 + "/instance/id", (("Metadata-Flavor", "google"),), "gce.flavor",
+         b"Missing Metadata-Flavor:Google header.\n"),
+        ("/computeMetadata/", (), "gce.flavor", b"Missing Metadata-Flavor:Google header.\n"),
+        (V1 + "/instance/id", (FLAVOR, ("X-Forwarded-For", "1.2.3.4")), "gce.forwarded",
+         b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n"),
+        ("/", (("X-Forwarded-For", "1.2.3.4"),), "gce.forwarded",
+         b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n"),
+        ("/0.1/meta-data/attributes/kube-env", (), "gce.legacy",
+         b"This metadata API is not allowed by the metadata proxy.\n"),
+        ("/computeMetadata/v1beta1/instance/attributes/kube-env", (FLAVOR,), "gce.legacy",
+         b"This metadata API is not allowed by the metadata proxy.\n"),
+    ],
+)
+def test_protocol_refusals_are_403(firewalls, target, headers, rule_id, body):
+    _, decision = judge(firewalls[GCE], target, headers=headers)
+    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, rule_id, 403)
+    assert decision.body == body
+
+
+@pytest.mark.parametrize("target", [V1 + "/instance/guest-attributes/x", V1 + "/oslogin/users",
+                                    V1 + "/instance/service-accounts/default/unknown",
+                                    "/computeMetadata/v2/instance/id"])
+def test_unlisted_paths_are_404(firewalls, target):
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, "default", 404)
+    assert decision.body == gce.NOT_FOUND.encode()
+
+
+def test_policy_file_conceals_extra_attributes(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("concealedAttributes: [kubelet-ca, cluster-name]\n")
+    fw = firewall.build(GCE, policy_file=policy)
+    for name in ("kubelet-ca", "cluster-name", "kube-env"):
+        _, decision = judge(fw, f"{V1}/instance/attributes/{name}", headers=(FLAVOR,))
+        assert (decision.status, decision.body) == (403, CONCEALED)
+    _, decision = judge(fw, f"{V1}/instance/attributes/cluster-location", headers=(FLAVOR,))
+    assert decision.action is Action.ALLOW
+
+
+def test_long_polls_are_never_cached(firewalls):
+    _, decision = judge(firewalls[GCE], V1 + "/instance/zone?wait_for_change=true", headers=(FLAVOR,))
+    assert (decision.action, decision.cache_ttl) == (Action.ALLOW, 0.0)
