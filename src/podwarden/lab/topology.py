@@ -21,7 +21,7 @@ from typing import Any
 from podwarden.lab import interception, netns, network, processes, state
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.plan import Plan
-from podwarden.lab.state import LabState
+from podwarden.lab.state import LabState, ProcessRecord
 
 UPSTREAM = f"http://{lab_plan.IMDS_V4}"
 
@@ -139,7 +139,7 @@ class Lab:
     def _start(self, name: str, ns: str, argv: list[str], ports: Sequence[int]) -> None:
         processes.wait_listening(self._spawn(name, ns, argv), ports)
 
-    def _spawn(self, name: str, ns: str, argv: list[str]) -> state.ProcessRecord:
+    def _spawn(self, name: str, ns: str, argv: list[str]) -> ProcessRecord:
         record = processes.start(
             name=name,
             netns_name=ns,

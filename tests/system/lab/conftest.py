@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.lab import network, processes, state, topology
 from podwarden.lab import netns as lab_netns
+from podwarden.lab import network, processes, state, topology
 
 ECHO_CLOUD = Path(__file__).with_name("echo_cloud.py")
 

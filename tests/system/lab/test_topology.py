@@ -121,16 +121,18 @@ def test_down_is_idempotent_and_works_from_the_state_file_alone(where):
 
 
 def test_a_second_lab_in_the_same_place_is_refused(where):
-    with topology.lab(
-        provider="aws",
-        pods=1,
-        proxy=False,
-        prefix=where.prefix,
-        state_dir=where.state_dir,
-        cloud_argv=echo_cloud_argv(),
+    with (
+        topology.lab(
+            provider="aws",
+            pods=1,
+            proxy=False,
+            prefix=where.prefix,
+            state_dir=where.state_dir,
+            cloud_argv=echo_cloud_argv(),
+        ),
+        pytest.raises(topology.LabError, match="already recorded"),
     ):
-        with pytest.raises(topology.LabError, match="already recorded"):
-            topology.up(provider="aws", pods=1, prefix=where.prefix, state_dir=where.state_dir)
+        topology.up(provider="aws", pods=1, prefix=where.prefix, state_dir=where.state_dir)
 
 
 def test_down_never_signals_a_process_that_only_shares_a_recorded_pid(where):

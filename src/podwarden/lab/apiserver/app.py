@@ -284,20 +284,23 @@ class TokenAuth:
     def __init__(self, token: str) -> None:
         self.token = token
 
-    @web.middleware
-    async def __call__(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.headers.get("Authorization", "") != f"Bearer {self.token}":
-            failure = errors.StatusError(401, "Unauthorized", "Unauthorized")
-            return _json(failure.status(), status=401)
-        response: web.StreamResponse = await handler(request)
-        return response
+    def middleware(self) -> Any:
+        @web.middleware
+        async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.headers.get("Authorization", "") != f"Bearer {self.token}":
+                failure = errors.StatusError(401, "Unauthorized", "Unauthorized")
+                return _json(failure.status(), status=401)
+            response: web.StreamResponse = await handler(request)
+            return response
+
+        return check
 
 
 def build(
     storage: Storage, *, bookmark_interval: float = 5.0, auth: TokenAuth | None = None
 ) -> web.Application:
     """The application; with `auth`, every request must carry its bearer token."""
-    middlewares: list[Any] = [_status_errors] + ([auth] if auth else [])
+    middlewares: list[Any] = [_status_errors] + ([auth.middleware()] if auth else [])
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[STORAGE_KEY] = storage
     app[BOOKMARK_KEY] = bookmark_interval
