@@ -77,7 +77,9 @@ class Api:
     ) -> AsyncIterator[dict[str, Any]]:
         """A watch stream: one decoded JSON object per line until the server closes."""
         request = self.http.build_request(
-            "GET", path, params=dict(params or {}),
+            "GET",
+            path,
+            params=dict(params or {}),
             timeout=httpx.Timeout(10.0, read=None),
         )
         try:

@@ -122,9 +122,11 @@ class Pod(Meta):
         """status.podIPs (falling back to status.podIP), canonical, de-duplicated, in order."""
         found: list[str] = []
         entries = self._status.get("podIPs")
-        candidates = [
-            str(entry.get("ip", "")) for entry in entries if isinstance(entry, dict)
-        ] if isinstance(entries, list) else []
+        candidates = (
+            [str(entry.get("ip", "")) for entry in entries if isinstance(entry, dict)]
+            if isinstance(entries, list)
+            else []
+        )
         if self._status.get("podIP"):
             candidates.append(str(self._status["podIP"]))
         for text in candidates:

@@ -34,9 +34,7 @@ from podwarden.kube import client, store
 
 _log = logs.get("kube.reflector")
 
-EVENTS = Counter(
-    "podwarden_kube_watch_events_total", "Watch events received", ["resource", "type"]
-)
+EVENTS = Counter("podwarden_kube_watch_events_total", "Watch events received", ["resource", "type"])
 RELISTS = Counter("podwarden_kube_relists_total", "Full lists (first and after 410)", ["resource"])
 RECONNECTS = Counter(
     "podwarden_kube_reconnects_total", "Watch reconnections after an error", ["resource"]
@@ -159,8 +157,11 @@ async def _list_then_watch(
             delay = backoff.delay(failures)
             failures += 1
             _log.warning(
-                "watch failed; reconnecting", resource=resource.kind, error=str(exc),
-                retry_in=round(delay, 3), attempt=failures,
+                "watch failed; reconnecting",
+                resource=resource.kind,
+                error=str(exc),
+                retry_in=round(delay, 3),
+                attempt=failures,
             )
             await asyncio.sleep(delay)
 
@@ -180,7 +181,10 @@ def _observe_lag(resource: Resource, kind: str, obj: dict[str, Any]) -> None:
 
 
 async def _reflect(
-    view: store.ClusterView, api: client.Api, resource: Resource, backoff: Backoff,
+    view: store.ClusterView,
+    api: client.Api,
+    resource: Resource,
+    backoff: Backoff,
     listed: asyncio.Event,
 ) -> None:
     async for kind, payload in _list_then_watch(api, resource, backoff):
@@ -206,7 +210,10 @@ def resources_for(node_name: str | None) -> tuple[Resource, Resource]:
 
 
 async def follow(
-    view: store.ClusterView, *, api: client.Api, node_name: str | None,
+    view: store.ClusterView,
+    *,
+    api: client.Api,
+    node_name: str | None,
     backoff: Backoff | None = None,
 ) -> None:
     """Keep `view` in step with the API server until cancelled; sets view.synced once listed."""
@@ -232,7 +239,10 @@ async def follow(
 
 
 def run(
-    view: store.ClusterView, *, api: client.Api, node_name: str | None,
+    view: store.ClusterView,
+    *,
+    api: client.Api,
+    node_name: str | None,
     backoff: Backoff | None = None,
 ) -> asyncio.Task[None]:
     """Start `follow` as a task (cancel it to stop)."""

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 LABEL_OPERATORS = ("=", "==", "!=", "in", "notin", "exists", "!", "gt", "lt")
-_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                  r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -184,4 +186,3 @@ def parse_fields(text: str | None, *, supported: frozenset[str]) -> FieldSelecto
             FieldRequirement(found["field"], found["op"] == "!=", found["value"].strip())
         )
     return FieldSelector(tuple(requirements))
-

@@ -190,7 +190,8 @@ class ClusterView:
             await self.delete(raw)
         for item in items:
             current = (
-                self._pods.get(pod_key(item)) if kind == "Pod"
+                self._pods.get(pod_key(item))
+                if kind == "Pod"
                 else self._namespaces.get(Namespace(item).name)
             )
             if current is None or current.raw != item:

@@ -47,10 +47,12 @@ def http(lab: ServerThread) -> Iterator[requests.Session]:
     session.close()
 
 
-def pod_body(name: str, *, node: str = "node-a", ip: str | None = None,
-             labels: dict[str, str] | None = None) -> dict:
+def pod_body(
+    name: str, *, node: str = "node-a", ip: str | None = None, labels: dict[str, str] | None = None
+) -> dict:
     body: dict = {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "labels": labels or {}},
         "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox:1.36"}]},
     }

@@ -12,20 +12,23 @@ import requests
 
 from podwarden.testing.net import free_port, wait_listening
 
+PODWARDEN = str(Path(sys.executable).parent / "podwarden")
+
 
 def test_command_serves_and_saves_state_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     state = tmp_path / "state.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "podwarden.cli", "lab", "apiserver",
-         "--listen", f"127.0.0.1:{port}", "--state", str(state)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [PODWARDEN, "lab", "apiserver", "--listen", f"127.0.0.1:{port}", "--state", str(state)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_listening("127.0.0.1", port, timeout=15)
         url = f"http://127.0.0.1:{port}"
-        response = requests.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": "kept"}},
-                                 timeout=5)
+        response = requests.post(
+            f"{url}/api/v1/namespaces", json={"metadata": {"name": "kept"}}, timeout=5
+        )
         assert response.status_code == 201
     finally:
         process.send_signal(signal.SIGTERM)
@@ -38,8 +41,10 @@ def test_command_serves_and_saves_state_on_sigterm(tmp_path: Path) -> None:
 
 def test_command_refuses_a_bad_listen_address() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "podwarden.cli", "lab", "apiserver", "--listen", "nowhere"],
-        capture_output=True, text=True, timeout=30,
+        [PODWARDEN, "lab", "apiserver", "--listen", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "expected HOST:PORT" in result.stderr

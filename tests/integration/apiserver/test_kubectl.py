@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl
 def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         ["kubectl", f"--kubeconfig={kubeconfig}", "--request-timeout=10s", *args],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
         env={**os.environ, "KUBECACHEDIR": str(kubeconfig.parent / "cache")},
     )
     if check and result.returncode != 0:
@@ -69,8 +71,9 @@ def test_annotate_and_label_then_select(lab, http, kubeconfig) -> None:
     kubectl(kubeconfig, "annotate", "pods", "web", "iam.amazonaws.com/role-")
     stored = http.get(f"{lab.url}/api/v1/namespaces/default/pods/web").json()
     assert "iam.amazonaws.com/role" not in (stored["metadata"].get("annotations") or {})
-    refused = kubectl(kubeconfig, "annotate", "pods", "web", "a=b",
-                      "--resource-version=1", check=False)
+    refused = kubectl(
+        kubeconfig, "annotate", "pods", "web", "a=b", "--resource-version=1", check=False
+    )
     assert refused.returncode != 0
     assert "Error from server (Conflict)" in refused.stderr
 
@@ -101,8 +104,9 @@ def test_apply_creates_configures_and_leaves_unchanged(lab, kubeconfig, tmp_path
     assert kubectl(kubeconfig, "apply", "-f", str(manifest)).stdout.strip() == (
         "pod/applied unchanged"
     )
-    stored = lab.call(lambda: lab.server.storage.get(
-        lab.server.storage_type("pods"), "default", "applied"))
+    stored = lab.call(
+        lambda: lab.server.storage.get(lab.server.storage_type("pods"), "default", "applied")
+    )
     assert stored["metadata"]["annotations"]["note"] == "two"
     assert "kubectl.kubernetes.io/last-applied-configuration" in stored["metadata"]["annotations"]
     assert stored["spec"]["containers"][0]["image"] == "nginx:1.27"
@@ -148,7 +152,8 @@ def test_get_watch_streams_new_and_changed_pods(lab, http, kubeconfig) -> None:
     create(lab, http, "default", pod_body("first"))
     process = subprocess.Popen(
         ["kubectl", f"--kubeconfig={kubeconfig}", "get", "pods", "-w"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     reader = LineReader(process)
     try:
@@ -156,9 +161,7 @@ def test_get_watch_streams_new_and_changed_pods(lab, http, kubeconfig) -> None:
         header = reader.until("first", deadline)
         assert header[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
         create(lab, http, "default", pod_body("second"))
-        assert reader.until("second", deadline)[-1].split()[:3] == [
-            "second", "0/1", "Pending"
-        ]
+        assert reader.until("second", deadline)[-1].split()[:3] == ["second", "0/1", "Pending"]
         http.patch(
             f"{lab.url}/api/v1/namespaces/default/pods/second/status",
             headers={"Content-Type": "application/merge-patch+json"},

@@ -24,8 +24,9 @@ def watch_events(lab, path: str, params: dict, *, count: int, headers=None) -> l
     """The first `count` events of a watch (the server closes it after timeoutSeconds)."""
     params = {"watch": "1", "timeoutSeconds": "3", **params}
     events = []
-    with requests.get(f"{lab.url}{path}", params=params, stream=True, timeout=5,
-                      headers=headers or {}) as response:
+    with requests.get(
+        f"{lab.url}{path}", params=params, stream=True, timeout=5, headers=headers or {}
+    ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             if line:
@@ -43,9 +44,18 @@ def test_discovery_documents(lab, http) -> None:
     assert http.get(f"{lab.url}/api").json()["versions"] == ["v1"]
     resources = http.get(f"{lab.url}/api/v1").json()
     names = {r["name"] for r in resources["resources"]}
-    assert {"pods", "pods/status", "namespaces", "nodes", "secrets", "configmaps",
-            "serviceaccounts", "persistentvolumeclaims", "persistentvolumes",
-            "events"} <= names
+    assert {
+        "pods",
+        "pods/status",
+        "namespaces",
+        "nodes",
+        "secrets",
+        "configmaps",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "events",
+    } <= names
     pods = next(r for r in resources["resources"] if r["name"] == "pods")
     assert pods["namespaced"] and pods["kind"] == "Pod" and "watch" in pods["verbs"]
     groups = http.get(f"{lab.url}/apis").json()
@@ -60,9 +70,14 @@ def test_not_found_status(lab, http) -> None:
     response = http.get(f"{lab.url}{PODS}/nope")
     assert response.status_code == 404
     assert response.json() == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'pods "nope" not found', "reason": "NotFound",
-        "details": {"name": "nope", "kind": "pods"}, "code": 404,
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'pods "nope" not found',
+        "reason": "NotFound",
+        "details": {"name": "nope", "kind": "pods"},
+        "code": 404,
     }
 
 
@@ -117,16 +132,23 @@ def test_versions_uids_and_generation(lab, http) -> None:
     assert first["metadata"]["uid"] != second["metadata"]["uid"]
     assert first["metadata"]["creationTimestamp"].endswith("Z")
     assert first["metadata"]["generation"] == 1
-    labelled = http.patch(f"{lab.url}{PODS}/a", data=json.dumps(
-        {"metadata": {"labels": {"x": "y"}}}),
-        headers={"Content-Type": "application/merge-patch+json"}).json()
+    labelled = http.patch(
+        f"{lab.url}{PODS}/a",
+        data=json.dumps({"metadata": {"labels": {"x": "y"}}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).json()
     assert labelled["metadata"]["generation"] == 1  # metadata only
-    changed = http.patch(f"{lab.url}{PODS}/a", data=json.dumps(
-        {"spec": {"activeDeadlineSeconds": 30}}),
-        headers={"Content-Type": "application/merge-patch+json"}).json()
+    changed = http.patch(
+        f"{lab.url}{PODS}/a",
+        data=json.dumps({"spec": {"activeDeadlineSeconds": 30}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).json()
     assert changed["metadata"]["generation"] == 2
-    ignored = http.patch(f"{lab.url}{PODS}/a", data=json.dumps({"status": {"phase": "Failed"}}),
-                         headers={"Content-Type": "application/merge-patch+json"}).json()
+    ignored = http.patch(
+        f"{lab.url}{PODS}/a",
+        data=json.dumps({"status": {"phase": "Failed"}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).json()
     assert ignored["status"]["phase"] == "Pending"  # status changes only through /status
 
 
@@ -134,8 +156,9 @@ def test_versions_uids_and_generation(lab, http) -> None:
 
 
 def patch(lab, http, name: str, content_type: str, body) -> dict:
-    response = http.patch(f"{lab.url}{PODS}/{name}", data=json.dumps(body),
-                          headers={"Content-Type": content_type})
+    response = http.patch(
+        f"{lab.url}{PODS}/{name}", data=json.dumps(body), headers={"Content-Type": content_type}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -144,29 +167,52 @@ def test_the_three_patch_formats(lab, http) -> None:
     body = pod_body("web", labels={"keep": "1", "drop": "1"})
     body["spec"]["containers"].append({"name": "side", "image": "envoy:1"})
     post_pod(lab, http, body)
-    merged = patch(lab, http, "web", "application/merge-patch+json",
-                   {"metadata": {"labels": {"drop": None, "new": "1"}}})
+    merged = patch(
+        lab,
+        http,
+        "web",
+        "application/merge-patch+json",
+        {"metadata": {"labels": {"drop": None, "new": "1"}}},
+    )
     assert merged["metadata"]["labels"] == {"keep": "1", "new": "1"}
-    strategic = patch(lab, http, "web", "application/strategic-merge-patch+json", {
-        "metadata": {"annotations": {"a": "b"}},
-        "spec": {"containers": [{"name": "side", "image": "envoy:2"}]},
-    })
+    strategic = patch(
+        lab,
+        http,
+        "web",
+        "application/strategic-merge-patch+json",
+        {
+            "metadata": {"annotations": {"a": "b"}},
+            "spec": {"containers": [{"name": "side", "image": "envoy:2"}]},
+        },
+    )
     assert [(c["name"], c["image"]) for c in strategic["spec"]["containers"]] == [
-        ("c", "busybox:1.36"), ("side", "envoy:2")
+        ("c", "busybox:1.36"),
+        ("side", "envoy:2"),
     ]  # merged by name, not replaced
-    removed = patch(lab, http, "web", "application/strategic-merge-patch+json", {
-        "spec": {"containers": [{"name": "side", "$patch": "delete"}]},
-    })
+    removed = patch(
+        lab,
+        http,
+        "web",
+        "application/strategic-merge-patch+json",
+        {
+            "spec": {"containers": [{"name": "side", "$patch": "delete"}]},
+        },
+    )
     assert [c["name"] for c in removed["spec"]["containers"]] == ["c"]
-    json_patched = patch(lab, http, "web", "application/json-patch+json", [
-        {"op": "add", "path": "/metadata/annotations/x~1y", "value": "z"},
-        {"op": "remove", "path": "/metadata/labels/keep"},
-        {"op": "test", "path": "/metadata/name", "value": "web"},
-    ])
+    json_patched = patch(
+        lab,
+        http,
+        "web",
+        "application/json-patch+json",
+        [
+            {"op": "add", "path": "/metadata/annotations/x~1y", "value": "z"},
+            {"op": "remove", "path": "/metadata/labels/keep"},
+            {"op": "test", "path": "/metadata/name", "value": "web"},
+        ],
+    )
     assert json_patched["metadata"]["annotations"] == {"a": "b", "x/y": "z"}
     assert "keep" not in json_patched["metadata"]["labels"]
-    response = http.patch(f"{lab.url}{PODS}/web", data="{}",
-                          headers={"Content-Type": "text/plain"})
+    response = http.patch(f"{lab.url}{PODS}/web", data="{}", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
 
 
@@ -187,7 +233,9 @@ def test_label_and_field_selectors_on_lists(lab, http) -> None:
     assert names(http.get(every, params={"fieldSelector": "status.podIP=10.0.0.2"})) == ["b"]
     assert names(http.get(every, params={"fieldSelector": "metadata.name!=a"})) == ["b", "c"]
     assert names(http.get(every, params={"fieldSelector": "metadata.namespace=default"})) == [
-        "a", "b", "c"
+        "a",
+        "b",
+        "c",
     ]
     assert names(http.get(every, params={"labelSelector": "tier in (web,db)"})) == ["a", "b"]
     assert names(http.get(every, params={"labelSelector": "tier notin (web)"})) == ["b", "c"]
@@ -210,7 +258,8 @@ def test_watch_replays_from_a_version_then_follows(lab, http) -> None:
     http.delete(f"{lab.url}{PODS}/a")
     events = watch_events(lab, PODS, {"resourceVersion": start}, count=2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "b"), ("DELETED", "a")
+        ("ADDED", "b"),
+        ("DELETED", "a"),
     ]
     initial = watch_events(lab, PODS, {}, count=1)  # no version: current state as ADDED
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in initial] == [("ADDED", "b")]
@@ -218,21 +267,31 @@ def test_watch_replays_from_a_version_then_follows(lab, http) -> None:
 
 def test_watch_with_field_selector_sees_objects_leave_the_selection(lab, http) -> None:
     start = post_pod(lab, http, pod_body("a", ip="10.0.0.1")).json()["metadata"]["resourceVersion"]
-    http.patch(f"{lab.url}{PODS}/a/status", data=json.dumps({"status": {"podIP": "10.0.0.9"}}),
-               headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
-    events = watch_events(lab, "/api/v1/pods",
-                          {"resourceVersion": str(int(start) - 1),
-                           "fieldSelector": "status.podIP=10.0.0.1"}, count=2)
+    http.patch(
+        f"{lab.url}{PODS}/a/status",
+        data=json.dumps({"status": {"podIP": "10.0.0.9"}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+    events = watch_events(
+        lab,
+        "/api/v1/pods",
+        {"resourceVersion": str(int(start) - 1), "fieldSelector": "status.podIP=10.0.0.1"},
+        count=2,
+    )
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]
 
 
 def test_bookmarks_carry_the_current_version(lab, http) -> None:
     version = post_pod(lab, http, pod_body("a")).json()["metadata"]["resourceVersion"]
-    events = watch_events(lab, PODS, {"resourceVersion": version, "allowWatchBookmarks": "true"},
-                          count=1)
+    events = watch_events(
+        lab, PODS, {"resourceVersion": version, "allowWatchBookmarks": "true"}, count=1
+    )
     assert events[0]["type"] == "BOOKMARK"
-    assert events[0]["object"] == {"kind": "Pod", "apiVersion": "v1",
-                                   "metadata": {"resourceVersion": version}}
+    assert events[0]["object"] == {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": version},
+    }
 
 
 def test_compacted_history_answers_410_expired_as_an_error_event(lab, http) -> None:
@@ -244,8 +303,7 @@ def test_compacted_history_answers_410_expired_as_an_error_event(lab, http) -> N
     status = events[0]["object"]
     assert status["code"] == 410 and status["reason"] == "Expired"
     assert status["message"].startswith(f"too old resource version: {old} (")
-    bad = requests.get(f"{lab.url}{PODS}", params={"watch": "1", "resourceVersion": "x"},
-                       timeout=5)
+    bad = requests.get(f"{lab.url}{PODS}", params={"watch": "1", "resourceVersion": "x"}, timeout=5)
     assert bad.status_code == 400
 
 
@@ -258,7 +316,11 @@ def test_table_output_for_kubectl(lab, http) -> None:
     table = http.get(f"{lab.url}{PODS}", headers={"Accept": accept}).json()
     assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
     assert [c["name"] for c in table["columnDefinitions"]][:5] == [
-        "Name", "Ready", "Status", "Restarts", "Age"
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
     ]
     row = table["rows"][0]
     assert row["cells"][:4] == ["web", "0/1", "Running", 0]
@@ -283,8 +345,9 @@ def test_namespace_lifecycle(lab, http) -> None:
 def test_state_file_survives_a_restart(tmp_path: Path, suffix: str) -> None:
     state = tmp_path / f"state{suffix}"
     with ServerThread(state_file=state) as first:
-        created = requests.post(f"{first.url}{PODS}", json=pod_body("kept", ip="10.0.0.5"),
-                                timeout=5).json()
+        created = requests.post(
+            f"{first.url}{PODS}", json=pod_body("kept", ip="10.0.0.5"), timeout=5
+        ).json()
     with ServerThread(state_file=state) as second:
         kept = requests.get(f"{second.url}{PODS}/kept", timeout=5).json()
         assert kept == created

@@ -40,9 +40,15 @@ class Lab:
     def storage(self) -> Any:
         return self.server.storage
 
-    def create_pod(self, name: str, *, node: str, ip: str | None = None,
-                   namespace: str = "default", annotations: dict[str, str] | None = None
-                   ) -> dict[str, Any]:
+    def create_pod(
+        self,
+        name: str,
+        *,
+        node: str,
+        ip: str | None = None,
+        namespace: str = "default",
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "metadata": {"name": name, "annotations": annotations or {}},
             "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
@@ -55,8 +61,11 @@ class Lab:
         self.storage.delete(self.server.storage_type("pods"), namespace, name)
 
     def create_namespace(self, name: str, annotations: dict[str, str] | None = None) -> None:
-        self.storage.create(self.server.storage_type("namespaces"), None,
-                            {"metadata": {"name": name, "annotations": annotations or {}}})
+        self.storage.create(
+            self.server.storage_type("namespaces"),
+            None,
+            {"metadata": {"name": name, "annotations": annotations or {}}},
+        )
 
 
 @pytest.fixture

@@ -67,8 +67,12 @@ async def test_bookmarks_arrive_and_count_as_fresh(port: int, api: client.Api) -
     task = reflector.run(view, api=api, node_name="node-a", backoff=FAST)
     try:
         await asyncio.wait_for(view.synced.wait(), 5)
-        await eventually(lambda: metric(
-            "podwarden_kube_watch_events_total", resource="Pod", type="BOOKMARK") >= before + 2)
+        await eventually(
+            lambda: (
+                metric("podwarden_kube_watch_events_total", resource="Pod", type="BOOKMARK")
+                >= before + 2
+            )
+        )
         stamp = metric("podwarden_kube_last_event_timestamp_seconds", resource="Pod")
         assert stamp > 0
     finally:
@@ -102,11 +106,15 @@ async def test_reconnects_after_an_api_server_restart(
     state = tmp_path / "state.json"
     server = LabApiServer(state_file=state, bookmark_interval=60)
     await server.start("127.0.0.1", port)
-    server.storage.create(server.storage_type("pods"), "default", {
-        "metadata": {"name": "before"},
-        "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]},
-        "status": {"phase": "Running", "podIP": "10.9.0.1"},
-    })
+    server.storage.create(
+        server.storage_type("pods"),
+        "default",
+        {
+            "metadata": {"name": "before"},
+            "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]},
+            "status": {"phase": "Running", "podIP": "10.9.0.1"},
+        },
+    )
     view = store.ClusterView()
     reconnects = metric("podwarden_kube_reconnects_total", resource="Pod")
     task = reflector.run(view, api=api, node_name="node-a", backoff=FAST)
@@ -120,11 +128,15 @@ async def test_reconnects_after_an_api_server_restart(
         assert view.pod_by_ip("10.9.0.1").kind == "one"  # the view survives the outage
 
         server = LabApiServer(state_file=state, bookmark_interval=60)
-        server.storage.create(server.storage_type("pods"), "default", {
-            "metadata": {"name": "after"},
-            "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]},
-            "status": {"phase": "Running", "podIP": "10.9.0.2"},
-        })
+        server.storage.create(
+            server.storage_type("pods"),
+            "default",
+            {
+                "metadata": {"name": "after"},
+                "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]},
+                "status": {"phase": "Running", "podIP": "10.9.0.2"},
+            },
+        )
         await server.start("127.0.0.1", port)
         found = await view.wait_for_ip("10.9.0.2", timeout=5)
         assert found.kind == "one"

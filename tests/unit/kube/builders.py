@@ -7,12 +7,20 @@ from typing import Any
 
 
 def pod(
-    name: str, *ips: str, namespace: str = "default", node: str = "node-a",
-    phase: str = "Running", host_network: bool = False, uid: str | None = None,
-    annotations: dict[str, str] | None = None, deleting: bool = False,
+    name: str,
+    *ips: str,
+    namespace: str = "default",
+    node: str = "node-a",
+    phase: str = "Running",
+    host_network: bool = False,
+    uid: str | None = None,
+    annotations: dict[str, str] | None = None,
+    deleting: bool = False,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
-        "name": name, "namespace": namespace, "uid": uid or str(uuid.uuid4()),
+        "name": name,
+        "namespace": namespace,
+        "uid": uid or str(uuid.uuid4()),
         "annotations": annotations or {},
     }
     if deleting:
@@ -22,13 +30,21 @@ def pod(
         status["podIP"] = ips[0]
         status["podIPs"] = [{"ip": ip} for ip in ips]
     return {
-        "kind": "Pod", "apiVersion": "v1", "metadata": metadata,
-        "spec": {"nodeName": node, "hostNetwork": host_network,
-                 "containers": [{"name": "c", "image": "busybox"}]},
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": metadata,
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": host_network,
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
         "status": status,
     }
 
 
 def namespace(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"kind": "Namespace", "apiVersion": "v1",
-            "metadata": {"name": name, "annotations": annotations or {}}}
+    return {
+        "kind": "Namespace",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "annotations": annotations or {}},
+    }

@@ -74,8 +74,10 @@ POD_FIELDS = frozenset({"spec.nodeName", "status.podIP", "metadata.name", "metad
 )
 def test_field_selector(selector: str, expected: bool) -> None:
     values = {
-        "spec.nodeName": "node-a", "status.podIP": "10.0.0.7",
-        "metadata.name": "web", "metadata.namespace": "default",
+        "spec.nodeName": "node-a",
+        "status.podIP": "10.0.0.7",
+        "metadata.name": "web",
+        "metadata.namespace": "default",
     }
     parsed = selectors.parse_fields(selector, supported=POD_FIELDS)
     assert parsed.matches(values) is expected

@@ -30,7 +30,11 @@ async def test_pods_that_do_not_own_their_ip_are_not_indexed() -> None:
         assert view.pod_by_ip(ip).kind == "none", ip
     assert len(view.pods()) == 5
     assert {p.name for p in view.pods_on_node("node-a")} == {
-        "hostnet", "done", "failed", "leaving", "pending"
+        "hostnet",
+        "done",
+        "failed",
+        "leaving",
+        "pending",
     }
 
 
@@ -135,10 +139,13 @@ async def test_replace_emits_the_difference_like_a_watch_would() -> None:
     view.subscribe(record)
     unchanged = pod("stays", "10.0.0.1", uid="s")
     unchanged["metadata"]["annotations"] = {}
-    await view.replace("Pod", [
-        view.pods()[0].raw,  # identical: no event
-        pod("comes", "10.0.0.3", uid="c"),
-    ])
+    await view.replace(
+        "Pod",
+        [
+            view.pods()[0].raw,  # identical: no event
+            pod("comes", "10.0.0.3", uid="c"),
+        ],
+    )
     assert changes == [("deleted", "goes"), ("added", "comes")]
     assert view.pod_by_ip("10.0.0.2").kind == "none"
     assert view.pod_by_ip("10.0.0.3").kind == "one"

@@ -68,14 +68,24 @@ def _selection(request: web.Request, target: routes.Target) -> Filter:
         raise errors.bad_request(str(exc)) from None
 
 
-def _as_table(request: web.Request, kind: str, objects: list[dict[str, Any]],
-              version: int, *, headers: bool = True) -> dict[str, Any] | None:
+def _as_table(
+    request: web.Request,
+    kind: str,
+    objects: list[dict[str, Any]],
+    version: int,
+    *,
+    headers: bool = True,
+) -> dict[str, Any] | None:
     table_version = tables.wants_table(request.headers.get("Accept", ""))
     if table_version is None:
         return None
     return tables.table(
-        kind, objects, version=table_version, resource_version=str(version),
-        include=request.query.get("includeObject", "Metadata"), headers=headers,
+        kind,
+        objects,
+        version=table_version,
+        resource_version=str(version),
+        include=request.query.get("includeObject", "Metadata"),
+        headers=headers,
     )
 
 
@@ -96,12 +106,14 @@ def _list(request: web.Request, storage: Storage, target: routes.Target) -> web.
     for item in page:
         item.pop("kind", None)
         item.pop("apiVersion", None)
-    return _json({
-        "kind": f"{target.rtype.kind}List",
-        "apiVersion": target.rtype.api_version,
-        "metadata": metadata,
-        "items": page,
-    })
+    return _json(
+        {
+            "kind": f"{target.rtype.kind}List",
+            "apiVersion": target.rtype.api_version,
+            "metadata": metadata,
+            "items": page,
+        }
+    )
 
 
 def _since(request: web.Request) -> int | None:
@@ -129,9 +141,13 @@ async def _watch(
 
     async def send(kind: str, obj: dict[str, Any]) -> None:
         if table_version is not None and kind != "ERROR" and kind != "BOOKMARK":
-            obj = tables.table(target.rtype.kind, [obj], version=table_version,
-                               resource_version=obj["metadata"]["resourceVersion"],
-                               include=request.query.get("includeObject", "Metadata"))
+            obj = tables.table(
+                target.rtype.kind,
+                [obj],
+                version=table_version,
+                resource_version=obj["metadata"]["resourceVersion"],
+                include=request.query.get("includeObject", "Metadata"),
+            )
         line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n"
         await response.write(line.encode())
 
@@ -151,10 +167,14 @@ async def _watch(
                 item = await asyncio.wait_for(watcher.queue.get(), max(wait, 0))
             except TimeoutError:
                 if bookmarks:
-                    await send("BOOKMARK", {
-                        "kind": target.rtype.kind, "apiVersion": target.rtype.api_version,
-                        "metadata": {"resourceVersion": str(storage.version)},
-                    })
+                    await send(
+                        "BOOKMARK",
+                        {
+                            "kind": target.rtype.kind,
+                            "apiVersion": target.rtype.api_version,
+                            "metadata": {"resourceVersion": str(storage.version)},
+                        },
+                    )
                 continue
             if item is None:
                 break
@@ -184,8 +204,14 @@ async def resource(request: web.Request) -> web.StreamResponse:
             for item in items:
                 meta = item["metadata"]
                 storage.delete(rtype, meta.get("namespace"), meta["name"])
-            return _json({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
-                          "metadata": {"resourceVersion": str(storage.version)}, "items": items})
+            return _json(
+                {
+                    "kind": f"{rtype.kind}List",
+                    "apiVersion": rtype.api_version,
+                    "metadata": {"resourceVersion": str(storage.version)},
+                    "items": items,
+                }
+            )
         raise errors.method_not_allowed(method)
     if method == "GET":
         obj = storage.get(rtype, ns, name)

@@ -21,8 +21,9 @@ def _split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _serve(server: LabApiServer, host: str, port: int,
-                 tls_cert: Path | None, tls_key: Path | None) -> None:
+async def _serve(
+    server: LabApiServer, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -38,26 +39,49 @@ async def _serve(server: LabApiServer, host: str, port: int,
 
 @click.command()
 @click.option("--listen", required=True, help="HOST:PORT to listen on (loopback is enough).")
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON or YAML file loaded at start and rewritten after every change.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON or YAML file loaded at start and rewritten after every change.",
+)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--token", envvar="PODWARDEN_LAB_APISERVER_TOKEN",
-              help="Require this bearer token on every request (default: no authentication).")
-@click.option("--history", default=10_000, show_default=True,
-              help="Watch events kept; older resourceVersions get 410 Expired.")
-@click.option("--bookmark-interval", default=5.0, show_default=True,
-              help="Seconds between BOOKMARK events on idle watches that asked for them.")
-def apiserver(listen: str, state_file: Path | None, tls_cert: Path | None, tls_key: Path | None,
-              token: str | None, history: int, bookmark_interval: float) -> None:
+@click.option(
+    "--token",
+    envvar="PODWARDEN_LAB_APISERVER_TOKEN",
+    help="Require this bearer token on every request (default: no authentication).",
+)
+@click.option(
+    "--history",
+    default=10_000,
+    show_default=True,
+    help="Watch events kept; older resourceVersions get 410 Expired.",
+)
+@click.option(
+    "--bookmark-interval",
+    default=5.0,
+    show_default=True,
+    help="Seconds between BOOKMARK events on idle watches that asked for them.",
+)
+def apiserver(
+    listen: str,
+    state_file: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    token: str | None,
+    history: int,
+    bookmark_interval: float,
+) -> None:
     """Serve an embedded Kubernetes API (what podwarden and kubectl use)."""
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     host, port = _split_listen(listen)
     logs.configure()
     try:
-        server = LabApiServer(state_file=state_file, history=history,
-                              bookmark_interval=bookmark_interval, token=token)
+        server = LabApiServer(
+            state_file=state_file, history=history, bookmark_interval=bookmark_interval, token=token
+        )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     asyncio.run(_serve(server, host, port, tls_cert, tls_key))

@@ -36,11 +36,14 @@ def _name_causes(rtype: ResourceType, name: str) -> list[tuple[str, str, str]]:
         pattern, limit, what = DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"
     if len(name) <= limit and pattern.match(name):
         return []
-    return [(
-        "metadata.name", "FieldValueInvalid",
-        f'Invalid value: "{name}": a lowercase {what} must consist of lower case alphanumeric '
-        "characters, '-' or '.', and must start and end with an alphanumeric character",
-    )]
+    return [
+        (
+            "metadata.name",
+            "FieldValueInvalid",
+            f'Invalid value: "{name}": a lowercase {what} must consist of lower case alphanumeric '
+            "characters, '-' or '.', and must start and end with an alphanumeric character",
+        )
+    ]
 
 
 def _label_causes(labels: Any) -> list[tuple[str, str, str]]:
@@ -54,12 +57,15 @@ def _label_causes(labels: Any) -> list[tuple[str, str, str]]:
         try:
             selectors.parse_labels(f"{key}={text}" if text else f"{key}")
         except selectors.SelectorError:
-            causes.append((
-                "metadata.labels", "FieldValueInvalid",
-                f'Invalid value: "{text}": a valid label must be an empty string or consist of '
-                "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                "alphanumeric character",
-            ))
+            causes.append(
+                (
+                    "metadata.labels",
+                    "FieldValueInvalid",
+                    f'Invalid value: "{text}": a valid label must be an empty string or consist of '
+                    "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                    "alphanumeric character",
+                )
+            )
     return causes
 
 
@@ -84,9 +90,17 @@ def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
     """Raise 422 Invalid with upstream's field paths when `obj` would be rejected."""
     metadata = obj.get("metadata") or {}
     name = str(metadata.get("name") or "")
-    causes = _name_causes(rtype, name) if name else [
-        ("metadata.name", "FieldValueRequired", "Required value: name or generateName is required")
-    ]
+    causes = (
+        _name_causes(rtype, name)
+        if name
+        else [
+            (
+                "metadata.name",
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+            )
+        ]
+    )
     causes += _label_causes(metadata.get("labels"))
     if rtype.kind == "Pod":
         causes += _pod_causes(obj)

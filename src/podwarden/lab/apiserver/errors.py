@@ -95,7 +95,9 @@ def gone(message: str) -> StatusError:
 
 def unsupported_media_type(content_type: str) -> StatusError:
     return StatusError(
-        415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - "
         f"accepted media types include: application/json-patch+json, "
         f"application/merge-patch+json, application/strategic-merge-patch+json "
         f"(got {content_type!r})",
@@ -104,8 +106,10 @@ def unsupported_media_type(content_type: str) -> StatusError:
 
 def method_not_allowed(method: str) -> StatusError:
     return StatusError(
-        405, "MethodNotAllowed", f"the server does not allow this method on the requested "
-        f"resource ({method})", {},
+        405,
+        "MethodNotAllowed",
+        f"the server does not allow this method on the requested resource ({method})",
+        {},
     )
 
 

@@ -70,8 +70,11 @@ def _merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
     result = [copy.deepcopy(item) for item in original]
     for item in patch:
         position = next(
-            (i for i, old in enumerate(result)
-             if isinstance(old, dict) and old.get(key) == item.get(key)),
+            (
+                i
+                for i, old in enumerate(result)
+                if isinstance(old, dict) and old.get(key) == item.get(key)
+            ),
             None,
         )
         if item.get("$patch") == "delete":

@@ -74,48 +74,109 @@ class ResourceType:
             entry["categories"] = list(self.categories)
         entries = [entry]
         for sub in self.subresources:
-            entries.append({
-                "name": f"{self.plural}/{sub}",
-                "singularName": "",
-                "namespaced": self.namespaced,
-                "kind": self.kind,
-                "verbs": ["get", "patch", "update"],
-            })
+            entries.append(
+                {
+                    "name": f"{self.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": self.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return entries
 
 
-_POD_FIELDS = frozenset({
-    "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-    "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
-})
-_EVENT_FIELDS = frozenset({
-    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
-})
+_POD_FIELDS = frozenset(
+    {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    }
+)
+_EVENT_FIELDS = frozenset(
+    {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    }
+)
 
 CORE = [
-    ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",),
-                 extra_fields=frozenset({"status.phase"}), subresources=("status",),
-                 has_spec_generation=False),
+    ResourceType(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        False,
+        ("ns",),
+        extra_fields=frozenset({"status.phase"}),
+        subresources=("status",),
+        has_spec_generation=False,
+    ),
     ResourceType("", "v1", "pods", "Pod", True, ("po",), ("all",), _POD_FIELDS, ("status",)),
-    ResourceType("", "v1", "nodes", "Node", False, ("no",),
-                 extra_fields=frozenset({"spec.unschedulable"}), subresources=("status",)),
-    ResourceType("", "v1", "secrets", "Secret", True, extra_fields=frozenset({"type"}),
-                 has_spec_generation=False),
+    ResourceType(
+        "",
+        "v1",
+        "nodes",
+        "Node",
+        False,
+        ("no",),
+        extra_fields=frozenset({"spec.unschedulable"}),
+        subresources=("status",),
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "secrets",
+        "Secret",
+        True,
+        extra_fields=frozenset({"type"}),
+        has_spec_generation=False,
+    ),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",), has_spec_generation=False),
-    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",),
-                 has_spec_generation=False),
-    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",),
-                 subresources=("status",)),
-    ResourceType("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",),
-                 subresources=("status",)),
-    ResourceType("", "v1", "events", "Event", True, ("ev",), extra_fields=_EVENT_FIELDS,
-                 has_spec_generation=False),
+    ResourceType(
+        "", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), has_spec_generation=False
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        subresources=("status",),
+    ),
+    ResourceType(
+        "", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), subresources=("status",)
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "events",
+        "Event",
+        True,
+        ("ev",),
+        extra_fields=_EVENT_FIELDS,
+        has_spec_generation=False,
+    ),
 ]
 RBAC = [
-    ResourceType("rbac.authorization.k8s.io", "v1", plural, kind, namespaced,
-                 has_spec_generation=False)
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", plural, kind, namespaced, has_spec_generation=False
+    )
     for plural, kind, namespaced in (
         ("roles", "Role", True),
         ("rolebindings", "RoleBinding", True),

@@ -34,7 +34,8 @@ def parse(path: str) -> Target:
         raise errors.path_not_found()
     namespace: str | None = None
     if (
-        len(rest) >= 3 and rest[0] == "namespaces"
+        len(rest) >= 3
+        and rest[0] == "namespaces"
         and REGISTRY.by_path(group, version, rest[2]) is not None
     ):
         namespace, rest = rest[1], rest[2:]

@@ -87,7 +87,8 @@ def save_state(storage: Storage, path: Path) -> None:
     """Write a snapshot atomically (JSON for *.json, YAML otherwise)."""
     snapshot = storage.snapshot()
     text = (
-        json.dumps(snapshot, indent=1) if path.suffix == ".json"
+        json.dumps(snapshot, indent=1)
+        if path.suffix == ".json"
         else yaml.safe_dump(snapshot, sort_keys=False)
     )
     temporary = path.with_name(f".{path.name}.tmp")
@@ -99,8 +100,13 @@ class LabApiServer:
     """An embedded Kubernetes API on host:port (plain HTTP unless TLS files are given)."""
 
     def __init__(
-        self, *, state_file: Path | None = None, history: int = 10_000,
-        bookmark_interval: float = 5.0, save_delay: float = 0.2, token: str | None = None,
+        self,
+        *,
+        state_file: Path | None = None,
+        history: int = 10_000,
+        bookmark_interval: float = 5.0,
+        save_delay: float = 0.2,
+        token: str | None = None,
     ) -> None:
         self.storage = Storage(history=history)
         self.state_file = state_file

@@ -62,8 +62,9 @@ class Watcher:
     )  # None ends the stream
 
     def offer(self, event: Event) -> None:
-        was, now = self.filter.matches(event.rtype, event.old), self.filter.matches(
-            event.rtype, event.obj
+        was, now = (
+            self.filter.matches(event.rtype, event.old),
+            self.filter.matches(event.rtype, event.obj),
         )
         if event.type == "MODIFIED" and was != now:
             kind = "ADDED" if now else "DELETED"  # moved into / out of the selection
@@ -100,7 +101,8 @@ class Storage:
 
     def select(self, selection: Filter) -> tuple[list[dict[str, Any]], int]:
         items = [
-            copy.deepcopy(obj) for (plural, _ns, _name), obj in sorted(self._objects.items())
+            copy.deepcopy(obj)
+            for (plural, _ns, _name), obj in sorted(self._objects.items())
             if plural == f"{selection.rtype.group}/{selection.rtype.plural}"
             and selection.matches(selection.rtype, obj)
         ]
@@ -144,8 +146,9 @@ class Storage:
         self.floor = self.version
         return self.floor
 
-    def _record(self, kind: str, rtype: ResourceType, obj: dict[str, Any],
-                old: dict[str, Any] | None) -> None:
+    def _record(
+        self, kind: str, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
         event = Event(self.version, kind, rtype, copy.deepcopy(obj), old)
         self._history.append(event)
         while len(self._history) > self._history_limit:
@@ -198,8 +201,13 @@ class Storage:
             self.create(sa_type, namespace, {"metadata": {"name": "default"}})
 
     def update(
-        self, rtype: ResourceType, namespace: str | None, name: str, obj: dict[str, Any],
-        *, subresource: str = "",
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any],
+        *,
+        subresource: str = "",
     ) -> dict[str, Any]:
         key = _key(rtype, namespace, name)
         old = self._objects.get(key)
@@ -226,8 +234,9 @@ class Storage:
         self._record("MODIFIED", rtype, new, copy.deepcopy(old))
         return copy.deepcopy(new)
 
-    def _merge_update(self, rtype: ResourceType, old: dict[str, Any], new: dict[str, Any],
-                      *, subresource: str) -> dict[str, Any]:
+    def _merge_update(
+        self, rtype: ResourceType, old: dict[str, Any], new: dict[str, Any], *, subresource: str
+    ) -> dict[str, Any]:
         """Keep what a client may not change; split main resource and /status writes."""
         if subresource == "status":
             merged = copy.deepcopy(old)
@@ -235,8 +244,14 @@ class Storage:
             return merged
         new["kind"], new["apiVersion"] = rtype.kind, rtype.api_version
         metadata = new["metadata"]
-        for kept in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp",
-                     "generation"):
+        for kept in (
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "deletionTimestamp",
+            "generation",
+        ):
             if kept in old["metadata"]:
                 metadata[kept] = old["metadata"][kept]
         if rtype.subresources and "status" in rtype.subresources and "status" in old:
@@ -250,8 +265,14 @@ class Storage:
                 metadata["generation"] = int(old["metadata"].get("generation") or 1) + 1
         return new
 
-    def delete(self, rtype: ResourceType, namespace: str | None, name: str,
-               *, preconditions: dict[str, Any] | None = None) -> dict[str, Any]:
+    def delete(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        preconditions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         key = _key(rtype, namespace, name)
         old = self._objects.get(key)
         if old is None:

@@ -109,31 +109,56 @@ COLUMNS: dict[str, list[Column]] = {
         ("Node", "string", 1, lambda o: (o.get("spec") or {}).get("nodeName") or "<none>"),
     ],
     "Namespace": [
-        _NAME, ("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "")), _AGE,
+        _NAME,
+        ("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "")),
+        _AGE,
     ],
     "Node": [
-        _NAME, ("Status", "string", 0, _node_status), ("Roles", "string", 0, _node_roles), _AGE,
-        ("Version", "string", 0,
-         lambda o: ((o.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")),
+        _NAME,
+        ("Status", "string", 0, _node_status),
+        ("Roles", "string", 0, _node_roles),
+        _AGE,
+        (
+            "Version",
+            "string",
+            0,
+            lambda o: ((o.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""),
+        ),
     ],
     "Secret": [
-        _NAME, ("Type", "string", 0, lambda o: o.get("type", "Opaque")),
-        ("Data", "integer", 0, lambda o: len(o.get("data") or {})), _AGE,
+        _NAME,
+        ("Type", "string", 0, lambda o: o.get("type", "Opaque")),
+        ("Data", "integer", 0, lambda o: len(o.get("data") or {})),
+        _AGE,
     ],
     "ConfigMap": [
-        _NAME, ("Data", "integer", 0,
-                lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})), _AGE,
+        _NAME,
+        ("Data", "integer", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+        _AGE,
     ],
-    "ServiceAccount": [_NAME, ("Secrets", "integer", 0, lambda o: len(o.get("secrets") or [])),
-                       _AGE],
+    "ServiceAccount": [
+        _NAME,
+        ("Secrets", "integer", 0, lambda o: len(o.get("secrets") or [])),
+        _AGE,
+    ],
     "Event": [
-        ("Last Seen", "string", 0, lambda o: human_age(o.get("lastTimestamp")
-                                                         or _meta(o).get("creationTimestamp"))),
+        (
+            "Last Seen",
+            "string",
+            0,
+            lambda o: human_age(o.get("lastTimestamp") or _meta(o).get("creationTimestamp")),
+        ),
         ("Type", "string", 0, lambda o: o.get("type", "")),
         ("Reason", "string", 0, lambda o: o.get("reason", "")),
-        ("Object", "string", 0, lambda o: "{}/{}".format(
-            str((o.get("involvedObject") or {}).get("kind", "")).lower(),
-            (o.get("involvedObject") or {}).get("name", ""))),
+        (
+            "Object",
+            "string",
+            0,
+            lambda o: "{}/{}".format(
+                str((o.get("involvedObject") or {}).get("kind", "")).lower(),
+                (o.get("involvedObject") or {}).get("name", ""),
+            ),
+        ),
         ("Message", "string", 0, lambda o: o.get("message", "")),
     ],
 }
@@ -165,8 +190,13 @@ def _row_object(obj: dict[str, Any], include: str, version: str) -> dict[str, An
 
 
 def table(
-    kind: str, objects: list[dict[str, Any]], *, version: str, resource_version: str,
-    include: str = "Metadata", headers: bool = True,
+    kind: str,
+    objects: list[dict[str, Any]],
+    *,
+    version: str,
+    resource_version: str,
+    include: str = "Metadata",
+    headers: bool = True,
 ) -> dict[str, Any]:
     """A Table of `objects`; `include` is the includeObject policy (None/Metadata/Object)."""
     columns = COLUMNS.get(kind, [_NAME, _AGE])
