@@ -80,21 +80,20 @@ def _run(
     server_cpu, load_cpu = (sorted(cpus)[0], sorted(cpus)[-1]) if pin else (None, None)
 
     emulator_port = free_port()
-    processes.append(
-        _spawn(
-            [
-                str(PODWARDEN),
-                "lab",
-                "cloud",
-                "--provider",
-                "gce",
-                "--listen",
-                f"127.0.0.1:{emulator_port}",
-            ],
-            log=tmp / "emulator.log",
-            cpu=server_cpu,
-        )
+    emulator = _spawn(
+        [
+            str(PODWARDEN),
+            "lab",
+            "cloud",
+            "--provider",
+            "gce",
+            "--listen",
+            f"127.0.0.1:{emulator_port}",
+        ],
+        log=tmp / "emulator.log",
+        cpu=server_cpu,
     )
+    processes.append(emulator)
     wait_listening("127.0.0.1", emulator_port)
     upstream = f"http://127.0.0.1:{emulator_port}"
 
@@ -116,20 +115,20 @@ def _run(
     processes.append(podwarden)
     wait_listening("127.0.0.1", podwarden_port)
 
-    nginx_ports = {}
+    nginx_ports, nginx_pids = {}, {}
     for workers in (1, 4):
         port = free_port()
-        processes.append(
-            _start_nginx(
-                tmp / f"nginx{workers}",
-                port=port,
-                workers=workers,
-                upstream_port=emulator_port,
-                cpu=server_cpu,
-            )
+        master = _start_nginx(
+            tmp / f"nginx{workers}",
+            port=port,
+            workers=workers,
+            upstream_port=emulator_port,
+            cpu=server_cpu,
         )
+        processes.append(master)
         wait_listening("127.0.0.1", port)
         nginx_ports[workers] = port
+        nginx_pids[workers] = [master.pid, *_children(master.pid)]
 
     checks = []
     for kind, path, headers in MIX:
@@ -145,16 +144,23 @@ def _run(
     script = tmp / "mix.lua"
     script.write_text(_lua_script())
     targets = [
-        ("nginx (1 worker)", nginx_ports[1], None),
-        ("podwarden", podwarden_port, podwarden.pid),
+        ("nginx (1 worker)", nginx_ports[1], nginx_pids[1], None),
+        ("podwarden", podwarden_port, [podwarden.pid], podwarden.pid),
     ]
     rows: list[dict[str, Any]] = []
     for connections in CONNECTIONS:
         measured: dict[str, dict[str, Any]] = {}
-        for name, port, pid in targets:
-            result = _wrk(port, connections=connections, script=script, cpu=load_cpu)
+        for name, port, pids, rss_pid in targets:
+            result = _wrk(
+                port,
+                connections=connections,
+                script=script,
+                cpu=load_cpu,
+                server_pids=pids,
+                upstream_pid=emulator.pid,
+            )
             row = {"server": name, "conns": connections, **result}
-            row["rss_mib"] = _rss_mib(pid) if pid else None
+            row["rss_mib"] = _rss_mib(rss_pid) if rss_pid else None
             measured[name] = row
             rows.append(row)
         nginx_rps = measured["nginx (1 worker)"]["req_s"]
@@ -162,21 +168,53 @@ def _run(
             round(measured["podwarden"]["req_s"] / nginx_rps, 2) if nginx_rps else None
         )
     for connections in CONNECTIONS:
-        result = _wrk(nginx_ports[4], connections=connections, script=script, cpu=load_cpu)
+        result = _wrk(
+            nginx_ports[4],
+            connections=connections,
+            script=script,
+            cpu=load_cpu,
+            server_pids=nginx_pids[4],
+            upstream_pid=emulator.pid,
+        )
         rows.append(
             {"server": "nginx (4 workers)", "conns": connections, **result, "rss_mib": None}
         )
     for row in rows:
         row.setdefault("vs_nginx", None)
+    idle_cli, idle_own = _idle_rss(upstream, tmp)
     notes = [
         f"cpus: {len(cpus)}; servers pinned to cpu {server_cpu}, wrk to cpu {load_cpu}"
         if pin
         else f"cpus: {len(cpus)}; no pinning",
-        f"podwarden peak RSS (VmHWM): {_rss_mib(podwarden.pid, field='VmHWM:')} MiB",
+        f"podwarden peak RSS (VmHWM): {_rss_mib(podwarden.pid, field='VmHWM:')} MiB; idle: "
+        f"{idle_cli} MiB via `podwarden proxy` (the CLI imports every part), "
+        f"{idle_own} MiB with only the proxy's own command module imported",
         "targets: podwarden >= nginx req/s, p99 <= 5 ms at 50 conns, RSS <= 60 MiB",
+        "cpu_us_req: the server's CPU per request; upstream_cpu_us_req: the emulator's "
+        "(nginx sends it every allowed request, podwarden only cache misses)",
         "nginx forwards the node service-account token (200); podwarden conceals it (403)",
     ]
     return rows, checks, {"seconds": SECONDS, "notes": notes}
+
+
+def _idle_rss(upstream: str, tmp: Path) -> tuple[float | None, float | None]:
+    """Idle RSS of a fresh proxy started through the full CLI and through its own module."""
+    own = [sys.executable, "-c", "from podwarden.metadata.commands import proxy; proxy()"]
+    results = []
+    for name, argv in (("cli", [str(PODWARDEN), "proxy"]), ("own", own)):
+        port = free_port()
+        process = _spawn(
+            [*argv, "--provider", "gce", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"],
+            log=tmp / f"idle-{name}.log",
+            cpu=None,
+        )
+        try:
+            wait_listening("127.0.0.1", port)
+            _status(port, "/computeMetadata/v1/instance/id", FLAVOR)
+            results.append(_rss_mib(process.pid))
+        finally:
+            _stop(process)
+    return results[0], results[1]
 
 
 def _spawn(argv: list[str], *, log: Path, cpu: int | None) -> subprocess.Popen[bytes]:
@@ -259,7 +297,18 @@ def _lua_script() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _wrk(port: int, *, connections: int, script: Path, cpu: int | None) -> dict[str, Any]:
+def _wrk(
+    port: int,
+    *,
+    connections: int,
+    script: Path,
+    cpu: int | None,
+    server_pids: list[int],
+    upstream_pid: int,
+) -> dict[str, Any]:
+    """One cell: a 1 s warm-up, then the measured run. CPU per request is the
+    server's (and the upstream emulator's) user+system time over the run divided
+    by the requests served: unlike req/s it barely moves when the host is busy."""
     url = f"http://127.0.0.1:{port}"
     warm = ["wrk", "-t1", f"-c{connections}", "-d1s", "-s", str(script), url]
     real = [
@@ -277,19 +326,53 @@ def _wrk(port: int, *, connections: int, script: Path, cpu: int | None) -> dict[
         warm = ["taskset", "-c", str(cpu), *warm]
         real = ["taskset", "-c", str(cpu), *real]
     subprocess.run(warm, capture_output=True, timeout=30, check=False)
+    server_before, upstream_before = _cpu_seconds(server_pids), _cpu_seconds([upstream_pid])
     done = subprocess.run(real, capture_output=True, text=True, timeout=SECONDS + 30, check=False)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             data = json.loads(line[len("RESULT ") :])
             seconds = data["duration_us"] / 1e6
+            served = max(1, data["requests"])
+            server_cpu = _cpu_seconds(server_pids) - server_before
+            upstream_cpu = _cpu_seconds([upstream_pid]) - upstream_before
             return {
                 "req_s": round(data["requests"] / seconds) if seconds else 0,
                 "p50_ms": data["p50_us"] / 1000,
                 "p99_ms": data["p99_us"] / 1000,
                 "errors": data["errors"],
                 "200/403/other": f"{data['ok']}/{data['refused']}/{data['other']}",
+                "cpu_us_req": round(server_cpu / served * 1e6, 1),
+                "upstream_cpu_us_req": round(upstream_cpu / served * 1e6, 1),
             }
     raise RuntimeError(f"wrk gave no result: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by `pids` (from /proc/PID/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid` (nginx's workers), found by their parent id."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def _rss_mib(pid: int, *, field: str = "VmRSS:") -> float | None:

@@ -26,6 +26,7 @@ def _register() -> None:
     from podwarden.metadata import commands as metadata_commands
     from podwarden.netfilter import commands as netfilter_commands
     from podwarden.probe import commands as probe_commands
+    from podwarden.webhooks import commands as webhook_commands
 
     main.add_command(metadata_commands.proxy)
     main.add_command(lab_commands.lab)
@@ -34,6 +35,7 @@ def _register() -> None:
     main.add_command(netfilter_commands.rules)
     main.add_command(agent_commands.agent)
     main.add_command(audit_commands.check_command)
+    main.add_command(webhook_commands.webhook)
 
 
 _register()

@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 
 from podwarden import logs
-from podwarden.agent import run as agent_run
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
 from podwarden.netfilter import backends, settings
@@ -57,6 +56,8 @@ def agent(config_file: Path | None, **flags: object) -> None:
 
 
 async def _main(config: AgentConfig) -> None:
+    from podwarden.agent import run as agent_run  # the proxy stack: only load it to run
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

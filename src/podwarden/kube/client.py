@@ -22,6 +22,7 @@ import lightkube
 from lightkube.config.client_adapter import AsyncClient as adapter_client
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
+from lightkube.config.models import Cluster, User
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from podwarden.config import ConfigError
@@ -73,14 +74,23 @@ class Api:
         return _decode(response.status_code, response.content, path)
 
     async def stream_lines(
-        self, path: str, *, params: Mapping[str, str] | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """A watch stream: one decoded JSON object per line until the server closes."""
+        """A watch stream: one decoded JSON object per line until the server closes.
+
+        `read_timeout` bounds the silence between lines, so a server that vanished
+        without closing the connection is noticed (ApiUnavailable) instead of awaited
+        forever.
+        """
         request = self.http.build_request(
             "GET",
             path,
             params=dict(params or {}),
-            timeout=httpx.Timeout(10.0, read=None),
+            timeout=httpx.Timeout(10.0, read=read_timeout),
         )
         try:
             response = await self.http.send(request, stream=True)
@@ -133,6 +143,16 @@ def from_kubeconfig(path: Path | str, *, context: str | None = None) -> Api:
     return _connect(single)
 
 
+def from_url(url: str, *, token: str | None = None) -> Api:
+    """Connect to a plain URL (the lab API server), optionally with a bearer token."""
+    config = KubeConfig.from_one(
+        cluster=Cluster(server=url), user=User(token=token), namespace="default"
+    ).get()
+    if config is None:  # from_one always defines its one context
+        raise ConfigError(f"{url}: no usable configuration")
+    return _connect(config)
+
+
 def in_cluster(*, service_account: Path | str = SERVICE_ACCOUNT) -> Api:
     """Connect with the pod's service-account token and CA (KUBERNETES_SERVICE_HOST/PORT)."""
     try:
@@ -142,5 +162,6 @@ def in_cluster(*, service_account: Path | str = SERVICE_ACCOUNT) -> Api:
             f"in-cluster configuration unusable ({service_account}, "
             f"KUBERNETES_SERVICE_HOST/PORT): {exc!r}"
         ) from None
-    assert single is not None  # from_service_account always defines its one context
+    if single is None:  # from_service_account always defines its one context
+        raise ConfigError(f"{service_account}: no usable in-cluster configuration")
     return _connect(single)

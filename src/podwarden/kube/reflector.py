@@ -13,8 +13,9 @@ job:
 
 The agent watches only its node's pods (`spec.nodeName=<node>`) and all
 namespaces, so memory follows the node's size, not the cluster's (the kiam
-fault). Metrics: events by type, relists, reconnects, and the lag between a
-pod's creation/deletion mark and its arrival here.
+fault). Metrics: events by type, relists, reconnects, the time of the last
+event or bookmark (staleness), and the lag from a pod's creation to its
+arrival here.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ LAST_EVENT = Gauge(
 )
 LAG = Histogram(
     "podwarden_kube_event_lag_seconds",
-    "Seconds from an object's creation or deletion mark to its arrival in the view",
+    "Seconds from an object's creationTimestamp to its ADDED event reaching the view",
     ["resource"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
@@ -104,16 +105,22 @@ async def _list(api: client.Api, resource: Resource) -> tuple[list[dict[str, Any
 async def _watch_once(
     api: client.Api, resource: Resource, version: str
 ) -> AsyncIterator[dict[str, Any]]:
-    """Events of one watch connection, starting after `version`."""
+    """Events of one watch connection, starting after `version`.
+
+    The server ends the watch after a random 5-10 minutes (spreading reconnects, as
+    client-go does); a connection silent for longer than that is dead.
+    """
+    timeout = random.randint(300, 600)
     params = _params(
         resource,
         watch="1",
         allowWatchBookmarks="true",
         resourceVersion=version,
-        timeoutSeconds=str(random.randint(300, 600)),
+        timeoutSeconds=str(timeout),
     )
     try:
-        async for event in api.stream_lines(resource.path, params=params):
+        lines = api.stream_lines(resource.path, params=params, read_timeout=timeout + 30.0)
+        async for event in lines:
             if event.get("type") == "ERROR":
                 status = event.get("object") or {}
                 if status.get("code") == 410:
@@ -141,7 +148,9 @@ async def _list_then_watch(
                 yield "SYNC", items
                 LAST_EVENT.labels(resource.kind).set_to_current_time()
                 failures = 0
+            received, opened = 0, time.monotonic()
             async for event in _watch_once(api, resource, version):
+                received += 1
                 kind, obj = str(event.get("type")), event.get("object") or {}
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 EVENTS.labels(resource.kind, kind).inc()
@@ -149,11 +158,19 @@ async def _list_then_watch(
                 failures = 0
                 if kind != "BOOKMARK":
                     yield kind, obj
+            if not received and time.monotonic() - opened < 1.0:
+                # closed at once with nothing said (a proxy, a restarting server): don't spin
+                await asyncio.sleep(backoff.delay(failures))
+                failures += 1
         except Expired as exc:
             _log.info("resourceVersion expired; relisting", resource=resource.kind, error=str(exc))
             version = ""
-        except (client.ApiUnavailable, client.ApiStatusError) as exc:
+        except (client.ApiUnavailable, client.ApiStatusError, ValueError, AttributeError) as exc:
+            # unreachable, refused, or a malformed answer: back off, resume from `version`
+            # (a malformed answer during a list leaves `version` empty, so that relists)
             RECONNECTS.labels(resource.kind).inc()
+            if isinstance(exc, client.ApiStatusError) and exc.code == 400:
+                version = ""  # our resourceVersion was refused: start over from a list
             delay = backoff.delay(failures)
             failures += 1
             _log.warning(
@@ -167,10 +184,10 @@ async def _list_then_watch(
 
 
 def _observe_lag(resource: Resource, kind: str, obj: dict[str, Any]) -> None:
-    metadata = obj.get("metadata") or {}
-    stamp = metadata.get("deletionTimestamp") or (
-        metadata.get("creationTimestamp") if kind == "ADDED" else None
-    )
+    """Creation-to-view delay of a new object (includes scheduling for node-scoped pods)."""
+    if kind != "ADDED":
+        return
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
     if not stamp:
         return
     try:

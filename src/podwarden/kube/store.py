@@ -53,7 +53,8 @@ class Change:
     def obj(self) -> Pod | Namespace:
         """The object the change is about (the last known version for a delete)."""
         found = self.new if self.new is not None else self.old
-        assert found is not None  # construction guarantees one of them
+        if found is None:
+            raise ValueError("a Change needs a new or an old object")
         return found
 
 

@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 import click
 
+from podwarden.lab import interception as lab_interception
 from podwarden.lab import netns, state, topology
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.apiserver import command as apiserver_command
 from podwarden.lab.cloud import command as cloud_command
+from podwarden.lab.iamcredentials import command as iamcredentials_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +46,17 @@ def _where(func: F) -> F:
     return func
 
 
+def _interception(func: F) -> F:
+    """How pod metadata traffic reaches the proxy (see podwarden.lab.interception)."""
+    return click.option(
+        "--interception",
+        type=click.Choice(lab_interception.MODES),
+        default="lab-dnat",
+        show_default=True,
+        help="lab-dnat: the lab's own plain DNAT; podwarden-rules: `podwarden rules apply`.",
+    )(func)
+
+
 def _need_root() -> None:
     if not netns.available():
         raise click.ClickException("the lab needs root and iproute2 (network namespaces)")
@@ -56,6 +69,7 @@ def lab() -> None:
 
 lab.add_command(cloud_command.cloud)
 lab.add_command(apiserver_command.apiserver)
+lab.add_command(iamcredentials_command.iamcredentials)
 
 
 @lab.command()
@@ -68,13 +82,21 @@ lab.add_command(apiserver_command.apiserver)
 )
 @click.option("--pods", type=click.IntRange(1, lab_plan.MAX_PODS), default=2, show_default=True)
 @click.option("--no-proxy", is_flag=True, help="Without podwarden: pods reach the cloud directly.")
+@_interception
 @_where
-def up(provider: str, pods: int, no_proxy: bool, prefix: str, state_dir: Path) -> None:
+def up(
+    provider: str, pods: int, no_proxy: bool, interception: str, prefix: str, state_dir: Path
+) -> None:
     """Build the namespaces, start the emulator and (unless --no-proxy) the proxy."""
     _need_root()
     try:
         the_lab = topology.up(
-            provider=provider, pods=pods, proxy=not no_proxy, prefix=prefix, state_dir=state_dir
+            provider=provider,
+            pods=pods,
+            proxy=not no_proxy,
+            prefix=prefix,
+            state_dir=state_dir,
+            interception_mode=interception,
         )
     except (topology.LabError, lab_plan.PlanError, state.StateError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -118,7 +140,7 @@ def status(fmt: str, prefix: str, state_dir: Path) -> None:
         return
     click.echo(
         f"lab {'up' if report['up'] else 'NOT READY'}: provider {report['provider']}, "
-        f"proxy {'on' if report['proxy'] else 'off'}, interception {report['interception']}"
+        f"proxy {'on via ' + report['interception'] if report['proxy'] else 'off'}"
     )
     for name, alive in report["namespaces_alive"].items():
         click.echo(f"  netns   {name:<24} {'alive' if alive else 'MISSING'}")
@@ -154,12 +176,19 @@ def exec_(pod: str, command: tuple[str, ...], prefix: str, state_dir: Path) -> N
 
 @click.command()
 @click.option("--pods", type=click.IntRange(1, lab_plan.MAX_PODS), default=2, show_default=True)
+@_interception
 @_where
-def demo(pods: int, prefix: str, state_dir: Path) -> None:
+def demo(pods: int, interception: str, prefix: str, state_dir: Path) -> None:
     """Show, from a pod, what a pod can read without podwarden and with it."""
     from podwarden.lab import demo as lab_demo
 
     _need_root()
-    ok = lab_demo.run(pods=pods, prefix=prefix, state_dir=state_dir, echo=click.echo)
+    ok = lab_demo.run(
+        pods=pods,
+        prefix=prefix,
+        state_dir=state_dir,
+        interception=interception,
+        echo=click.echo,
+    )
     if not ok:
         raise SystemExit(1)

@@ -34,6 +34,7 @@ class DemoContext:
     state_dir: Path
     pods: int
     echo: Echo
+    interception: str = "lab-dnat"
     rows: list[Row] = field(default_factory=list)
 
     @contextmanager
@@ -45,6 +46,7 @@ class DemoContext:
             proxy=proxy,
             prefix=self.prefix,
             state_dir=self.state_dir,
+            interception_mode=self.interception,
         ) as the_lab:
             yield the_lab
 
@@ -67,12 +69,15 @@ def run(
     pods: int = 2,
     prefix: str = lab_plan.DEFAULT_PREFIX,
     state_dir: Path = state.STATE_DIR,
+    interception: str = "lab-dnat",
     echo: Echo = print,
     acts: list[Act] | None = None,
 ) -> bool:
     """Run every act, print the before/after table; True when every expectation held."""
     started = time.monotonic()
-    ctx = DemoContext(prefix=prefix, state_dir=state_dir, pods=pods, echo=echo)
+    ctx = DemoContext(
+        prefix=prefix, state_dir=state_dir, pods=pods, echo=echo, interception=interception
+    )
     failures = topology.down(state_dir=state_dir, prefix=prefix)  # a stale lab would be in the way
     for failure in failures:
         echo(f"note: clean-up of an earlier lab: {failure}")

@@ -123,6 +123,10 @@ def run(ctx: ActContext) -> list[Row]:
     after: dict[str, Outcome] = {}
     probes_after: dict[str, tuple[int, str]] = {}
     with ctx.lab(provider="aws", proxy=False) as the_lab:
+        echo(
+            f"(commands run in {POD} with `podwarden lab exec`; each curl also gets "
+            "--max-time 3 and --write-out '%{http_code}' so the demo can read the status)"
+        )
         echo("--- without podwarden: the pod talks to the cloud's metadata service directly ---")
         for curl in CURLS:
             before[curl.label] = _curl(the_lab, curl, echo)

@@ -28,11 +28,18 @@ class InterceptionError(Exception):
 
 
 def render_lab_dnat(*, proxy_port: int = lab_plan.PROXY_PORT) -> str:
-    """The nft script of the stop-gap DNAT (pure, so it can be read in a test)."""
+    """The nft script of the stop-gap DNAT (pure, so it can be read in a test).
+
+    Only TCP to the metadata addresses is matched, so DNS (port 53, which GKE
+    serves on 169.254.169.254) and ICMP pass untouched.
+    """
     pods = lab_plan.POD_INTERFACE_PATTERN.replace("+", "*")
     v4_all = ", ".join(lab_plan.METADATA_V4)
     v6_all = ", ".join(lab_plan.METADATA_V6)
-    return f"""table inet {LAB_TABLE} {{
+    # Declare, delete, re-create: one nft transaction, so a re-install never opens a gap.
+    return f"""table inet {LAB_TABLE}
+delete table inet {LAB_TABLE}
+table inet {LAB_TABLE} {{
   chain to_proxy {{
     type nat hook prerouting priority dstnat; policy accept;
     iifname "{pods}" ip daddr {lab_plan.IMDS_V4} tcp dport 80 \
@@ -59,7 +66,6 @@ def install(
 ) -> None:
     """Install interception in `node_netns`; InterceptionError when it fails."""
     if mode == "lab-dnat":
-        remove(mode=mode, node_netns=node_netns, podwarden_argv=podwarden_argv)
         _checked(["nft", "-f", "-"], node_netns, render_lab_dnat(proxy_port=proxy_port))
     elif mode == "podwarden-rules":
         _checked(
@@ -73,6 +79,8 @@ def install(
                 lab_plan.POD_INTERFACE_PATTERN,
                 "--proxy",
                 f"{lab_plan.NODE_POD_SIDE_V4}:{proxy_port}",
+                "--proxy6",
+                f"[{lab_plan.NODE_POD_SIDE_V6}]:{proxy_port}",
             ],
             node_netns,
         )

@@ -27,12 +27,19 @@ def available() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
-def run(argv: Sequence[str], *, netns: str | None = None, check: bool = True,
-        input_text: str | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str],
+    *,
+    netns: str | None = None,
+    check: bool = True,
+    input_text: str | None = None,
+    timeout: float = 30.0,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, inside `netns` when given, capturing text output."""
     full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
-    proc = subprocess.run(full, capture_output=True, text=True, input=input_text,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        full, capture_output=True, text=True, input=input_text, timeout=timeout, check=False
+    )
     if check and proc.returncode != 0:
         raise NetnsError(f"{' '.join(full)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc

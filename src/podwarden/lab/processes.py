@@ -158,6 +158,22 @@ def stop(record: ProcessRecord, *, timeout: float = 5.0) -> None:
     _reap(record.pid)
 
 
+def inside_netns(netns_path: Path) -> list[int]:
+    """PIDs of every process whose network namespace is the one bound at `netns_path`."""
+    try:
+        inode = netns_path.stat().st_ino
+    except OSError:
+        return []
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "ns" / "net") == f"net:[{inode}]":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status when the process is our own child (else nothing to do)."""
     with contextlib.suppress(ChildProcessError, OSError):

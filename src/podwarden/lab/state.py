@@ -49,7 +49,7 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
     proxy: bool = False
-    interception: str = "none"
+    interception: str = "lab-dnat"
     ready: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -68,7 +68,7 @@ class LabState:
                 namespaces=[str(n) for n in data.get("namespaces", [])],
                 processes=processes,
                 proxy=bool(data.get("proxy", False)),
-                interception=str(data.get("interception", "none")),
+                interception=str(data.get("interception", "lab-dnat")),
                 ready=bool(data.get("ready", False)),
             )
         except (KeyError, TypeError) as exc:

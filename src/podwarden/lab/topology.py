@@ -77,7 +77,7 @@ class Lab:
     plan: Plan
     state: LabState
     state_dir: Path
-    interception: str = "lab-dnat"
+    interception_mode: str = "lab-dnat"
     proxy_argv: ProxyArgv = default_proxy_argv
 
     def exec(
@@ -101,7 +101,8 @@ class Lab:
 
     def start_proxy(self, provider: str | None = None) -> None:
         """Start `podwarden proxy` in the node (IPv4 and IPv6) and intercept pod traffic to it."""
-        self.stop_proxy()
+        # Rules stay while proxies are swapped: pods meet "refused", never the cloud.
+        self.stop_proxy(keep_interception=True)
         chosen = provider or self.plan.provider
         listens = {
             "proxy": f"{lab_plan.NODE_POD_SIDE_V4}:{lab_plan.PROXY_PORT}",
@@ -114,26 +115,32 @@ class Lab:
         for record in started:  # both start at once; wait for each afterwards
             processes.wait_listening(record, [lab_plan.PROXY_PORT])
         interception.install(
-            mode=self.interception,
+            mode=self.interception_mode,
             node_netns=self.plan.node,
             provider=chosen,
             podwarden_argv=podwarden_argv(),
         )
         self.state.proxy = True
         self.state.provider = chosen
-        self.state.interception = self.interception
+        self.state.interception = self.interception_mode
         self._save()
 
-    def stop_proxy(self) -> None:
-        """Remove interception and stop the proxy (the "without podwarden" state)."""
-        interception.remove(
-            mode=self.interception, node_netns=self.plan.node, podwarden_argv=podwarden_argv()
-        )
+    def stop_proxy(self, *, keep_interception: bool = False) -> None:
+        """Stop the proxy and remove interception (the "without podwarden" state).
+
+        `keep_interception=True` leaves the rules in place: the "proxy is down"
+        case, where fail-closed rules must refuse pods rather than let them through.
+        """
+        if not keep_interception:
+            interception.remove(
+                mode=self.interception_mode,
+                node_netns=self.plan.node,
+                podwarden_argv=podwarden_argv(),
+            )
         for record in [p for p in self.state.processes if p.name.startswith("proxy")]:
             processes.stop(record)
             self.state.processes.remove(record)
         self.state.proxy = False
-        self.state.interception = "none"
         self._save()
 
     def _start(self, name: str, ns: str, argv: list[str], ports: Sequence[int]) -> None:
@@ -174,18 +181,26 @@ def up(
     if not netns.available():
         raise LabError("the lab needs root and iproute2 (network namespaces)")
     plan = lab_plan.make(provider=provider, pods=pods, prefix=prefix)
+    if interception_mode not in interception.MODES:
+        accepted = ", ".join(interception.MODES)
+        raise LabError(f"interception {interception_mode!r} unknown (accepted: {accepted})")
     existing = state.load(state_dir=state_dir)
     if existing is not None:
         raise LabError(
             f"a lab is already recorded in {state.state_path(state_dir)}"
             f" (provider {existing.provider}); run `podwarden lab down` first"
         )
-    record = LabState(prefix=prefix, provider=provider, pods=[p.name for p in plan.pods])
+    record = LabState(
+        prefix=prefix,
+        provider=provider,
+        pods=[p.name for p in plan.pods],
+        interception=interception_mode,
+    )
     the_lab = Lab(
         plan=plan,
         state=record,
         state_dir=state_dir,
-        interception=interception_mode,
+        interception_mode=interception_mode,
         proxy_argv=proxy_argv or default_proxy_argv,
     )
     try:
@@ -229,6 +244,10 @@ def down(*, state_dir: Path = state.STATE_DIR, prefix: str = lab_plan.DEFAULT_PR
         etc = network.ETC_NETNS.iterdir()
         namespaces += sorted(p.name for p in etc if p.name.startswith(prefix))
     for name in dict.fromkeys(namespaces):
+        # Not ours to kill (a shell someone opened there?), but worth saying.
+        strays = processes.inside_netns(netns.NETNS_DIR / name)
+        if strays:
+            failures.append(f"processes not started by the lab still in {name}: {strays}")
         try:
             netns.delete_netns(name)
             network.remove_etc(name)
@@ -247,7 +266,7 @@ def load(*, state_dir: Path = state.STATE_DIR) -> Lab:
         provider=recorded.provider, pods=len(recorded.pods), prefix=recorded.prefix
     )
     mode = recorded.interception if recorded.interception in interception.MODES else "lab-dnat"
-    return Lab(plan=plan, state=recorded, state_dir=state_dir, interception=mode)
+    return Lab(plan=plan, state=recorded, state_dir=state_dir, interception_mode=mode)
 
 
 def status(*, state_dir: Path = state.STATE_DIR) -> dict[str, Any]:
@@ -272,6 +291,7 @@ def lab(
     state_dir: Path = state.STATE_DIR,
     cloud_argv: Sequence[str] | None = None,
     proxy_argv: ProxyArgv | None = None,
+    interception_mode: str = "lab-dnat",
 ) -> Iterator[Lab]:
     """A lab for the duration of a `with` block, torn down whatever happens inside."""
     the_lab = up(
@@ -282,6 +302,7 @@ def lab(
         state_dir=state_dir,
         cloud_argv=cloud_argv,
         proxy_argv=proxy_argv,
+        interception_mode=interception_mode,
     )
     try:
         yield the_lab

@@ -11,12 +11,14 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
 from podwarden.metadata import proxy as proxy_server
+from podwarden.metadata.identity import cli as identity_cli
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings, parse_host_port
 
@@ -47,6 +49,7 @@ EXIT_CONFIG = 2
 )
 @click.option("--upstream-timeout", default=5.0, show_default=True, help="Seconds per read.")
 @click.option("--drain-timeout", default=10.0, show_default=True, help="Seconds to drain on stop.")
+@identity_cli.options
 def proxy(
     provider: str,
     upstream: str,
@@ -56,6 +59,7 @@ def proxy(
     log_level: str,
     upstream_timeout: float,
     drain_timeout: float,
+    **identity_flags: Any,
 ) -> None:
     """Run the metadata firewall proxy (deny by default, conceal node secrets)."""
     logs.configure(level=log_level)
@@ -77,11 +81,12 @@ def proxy(
             upstream_timeout=upstream_timeout,
             drain_timeout=drain_timeout,
         )
+        identity = identity_cli.parse(settings.provider, identity_flags)
     except ConfigError as exc:
         _fail(str(exc))
     _install_uvloop()
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, identity))
     except ConfigError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -89,9 +94,12 @@ def proxy(
         sys.exit(1)
 
 
-async def _serve(settings: ProxySettings) -> None:
+async def _serve(settings: ProxySettings, identity: identity_cli.Plan | None = None) -> None:
     log = logs.get("metadata.proxy")
-    running = await proxy_server.start(settings)
+    pods = None
+    if identity is not None:
+        pods = await identity_cli.start(identity, upstream_url=settings.upstream_url)
+    running = await proxy_server.start(settings, **(pods.proxy_kwargs(settings) if pods else {}))
     log.info(
         "listening",
         provider=settings.provider.value,
@@ -106,6 +114,8 @@ async def _serve(settings: ProxySettings) -> None:
     await stop.wait()
     log.info("draining", inflight=running.inflight, timeout=settings.drain_timeout)
     await running.stop()
+    if pods is not None:
+        await pods.close()
     log.info("stopped")
 
 

@@ -66,8 +66,14 @@ class CanonicalRequest:
 class RequestRejected(Exception):
     """The request is not canonical or breaks a protocol rule; answer `status`."""
 
-    def __init__(self, status: int, reason: str, *, body: bytes | None = None,
-                 content_type: str = "text/plain; charset=utf-8") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        body: bytes | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason

@@ -103,8 +103,9 @@ class Rule:
         """True when method, path, query and header conditions all hold."""
         if req.method not in self.methods:
             return False
-        subject = req.path if self.match_full_path else req.tree_path
-        return bool(self._regex.match(subject)) and self.conditions_hold(req)
+        if not self.conditions_hold(req):
+            return False
+        return bool(self._regex.match(req.path if self.match_full_path else req.tree_path))
 
     def conditions_hold(self, req: CanonicalRequest) -> bool:
         """The query and header conditions alone."""
@@ -151,43 +152,44 @@ def _subject(req: CanonicalRequest) -> str:
     return f"{req.method} {req.tree_path}\x00{req.path}"
 
 
-def _scan(rules: tuple[Rule, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"({rule.scan_source()})" for rule in rules))
-
-
 @dataclass(frozen=True)
 class Policy:
     """An ordered rule list and the provider's wording; decide() does no I/O.
 
-    The rules are compiled into one alternation (Python's `re` tries the
-    alternatives in order, so the first group that matches is the first rule
-    whose method and path match) so a decision costs one regex match instead
-    of a Python loop over every rule. A rule with query or header conditions
-    that do not hold resumes the scan after it, from a scan compiled for that.
+    The rules without query/header conditions are compiled into one
+    alternation (Python's `re` tries alternatives in order, so the first group
+    that matches is the first such rule whose method and path match): a
+    decision costs one regex match, not a Python loop over every rule. The few
+    conditional rules ordered before that match are then checked one by one.
     """
 
     rules: tuple[Rule, ...]
     responses: Responses
-    _scans: dict[int, re.Pattern[str]] = field(init=False, repr=False, compare=False)
+    _scan: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _scan_index: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _conditional: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = {0} | {i + 1 for i, rule in enumerate(self.rules) if rule.conditional}
-        scans = {start: _scan(self.rules[start:]) for start in starts if start < len(self.rules)}
-        object.__setattr__(self, "_scans", scans)
+        plain = tuple(i for i, rule in enumerate(self.rules) if not rule.conditional)
+        source = "|".join(f"({self.rules[i].scan_source()})" for i in plain)
+        object.__setattr__(self, "_scan", re.compile(source or "(?!)"))
+        object.__setattr__(self, "_scan_index", plain)
+        conditional = tuple(i for i, rule in enumerate(self.rules) if rule.conditional)
+        object.__setattr__(self, "_conditional", conditional)
 
     def decide(self, req: CanonicalRequest) -> Decision:
         """The first matching rule's decision; the provider's not-found when none match."""
-        subject = _subject(req)
-        start = 0
-        while start in self._scans:
-            found = self._scans[start].match(subject)
-            if found is None or found.lastindex is None:
+        found = self._scan.match(_subject(req))
+        first = len(self.rules)
+        if found is not None and found.lastindex is not None:
+            first = self._scan_index[found.lastindex - 1]
+        for index in self._conditional:
+            if index > first:
                 break
-            index = start + found.lastindex - 1
-            rule = self.rules[index]
-            if rule.conditions_hold(req):
-                return self._apply(rule, req)
-            start = index + 1
+            if self.rules[index].matches(req):
+                return self._apply(self.rules[index], req)
+        if first < len(self.rules):
+            return self._apply(self.rules[first], req)
         return self.responses.not_found()
 
     def _apply(self, rule: Rule, req: CanonicalRequest) -> Decision:

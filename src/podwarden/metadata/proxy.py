@@ -12,6 +12,7 @@ error status, never forwarded.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ IdentityHandlers = Mapping[str, IdentityHandler]
 
 TEXT = "text/plain; charset=utf-8"
 _Verdict = tuple[CanonicalRequest | None, Decision]
+_MEMO_MAX_REQUEST = 2048  # characters: keeps the verdict memo's memory small
 _AWS_TOKEN_HANDLER = "aws.token"
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -175,6 +177,9 @@ class _Handler:
         Safe because evaluation is pure; ANSWER verdicts are not remembered so
         that a handler always sees a fresh canonical request.
         """
+        size = len(raw.target) + sum(len(name) + len(value) for name, value in raw.headers)
+        if raw.body or size > _MEMO_MAX_REQUEST:
+            return self._fw.evaluate(raw)  # unusual requests are judged afresh, not remembered
         verdict = self._verdicts.get(raw)
         if verdict is None:
             verdict = self._fw.evaluate(raw)
@@ -185,13 +190,22 @@ class _Handler:
     async def _raw(self, request: web.BaseRequest, client: str) -> RawRequest | Reply:
         body = b""
         if request.body_exists:
-            length = request.content_length
             limit = self._settings.max_body_bytes
-            if length is not None and length > limit:
-                return _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
-            body = await request.content.read(limit + 1)
-            if len(body) > limit or not request.content.at_eof():
-                return _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+            too_big = _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+            length = request.content_length
+            if length is not None:
+                if length > limit:
+                    return too_big
+                body = await request.content.readexactly(length)
+            else:  # chunked: read until the end, refusing as soon as the limit is passed
+                chunks: list[bytes] = []
+                size = 0
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > limit:
+                        return too_big
+                    chunks.append(chunk)
+                body = b"".join(chunks)
         headers = tuple(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers
         )
@@ -379,10 +393,18 @@ class RunningProxy:
 
 
 async def start(
-    settings: ProxySettings, *, identity: IdentityHandlers | None = None
+    settings: ProxySettings,
+    *,
+    identity: IdentityHandlers | None = None,
+    fw: firewall.Firewall | None = None,
 ) -> RunningProxy:
-    """Build the firewall (ConfigError on a bad policy), open the pool, listen."""
-    fw = firewall.build(settings.provider, policy_file=settings.policy_file)
+    """Build the firewall (ConfigError on a bad policy), open the pool, listen.
+
+    `identity` maps ANSWER handler names (e.g. "aws.credentials") to the pod
+    identity work's handlers; `fw` lets a caller pass an already-built firewall.
+    """
+    if fw is None:
+        fw = firewall.build(settings.provider, policy_file=settings.policy_file)
     upstream = Upstream(settings)
     cache: TtlCache[Reply] = TtlCache(max_entries=settings.cache_max_entries)
     metrics = ProxyMetrics(provider=settings.provider.value, cache=cache)
@@ -396,7 +418,7 @@ async def start(
         identity=dict(identity or {}),
     )
     await upstream.open()
-    server = web.Server(handler, access_log=None)
+    server = web.Server(handler, access_log=None, logger=_quiet_http_logger())
     runner = web.ServerRunner(server, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024)
@@ -431,6 +453,17 @@ async def start(
         metrics_port=metrics_port,
     )
     return proxy
+
+
+def _quiet_http_logger() -> logging.Logger:
+    """aiohttp answers unparseable requests with 400 itself and logs a traceback for each;
+    a pod sending garbage must not flood the node's logs with multi-line tracebacks."""
+    logger = logging.getLogger("podwarden.metadata.proxy.http")
+    logger.propagate = False
+    logger.setLevel(logging.CRITICAL)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
 
 
 def _bound_port(runner: web.BaseRunner) -> int:

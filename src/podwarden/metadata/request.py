@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote
 
 from podwarden.metadata.model import CanonicalRequest, ProviderName, RawRequest, RequestRejected
@@ -50,14 +51,14 @@ SINGLETON_HEADERS = frozenset(
         "x-aws-ec2-metadata-token-ttl-seconds",
     }
 )
-HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Fast paths: a target that is printable ASCII without '#', and a decoded path
 # made only of PATH_CHARS, skip the character-by-character loops that exist
 # only to name the offending character.
 TARGET_PLAIN = re.compile(r"/[\x21-\x22\x24-\x7e]*")
 PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._@:+=/]*")
-AWS_VERSION = re.compile(r"^(latest|1\.0|\d{4}-\d{2}-\d{2})$")
+AWS_VERSION = re.compile(r"latest|1\.0|\d{4}-\d{2}-\d{2}")
 _ESCAPE = re.compile(r"%(..)?")
 
 
@@ -98,7 +99,7 @@ def canonicalise(raw: RawRequest, *, syntax: Syntax, limits: Limits) -> Canonica
         path=path,
         segments=segments,
         query=query,
-        headers=headers,
+        headers=MappingProxyType(headers),  # read-only: canonical requests are shared
         client=raw.client,
         body=raw.body,
         tree_path=tree_path,
@@ -132,9 +133,9 @@ def _headers(lines: tuple[tuple[str, str], ...], *, limits: Limits) -> dict[str,
         raise _reject(f"headers too large ({size} bytes, limit {limits.max_header_bytes})")
     headers: dict[str, str] = {}
     for name, value in lines:
-        if not HEADER_NAME.match(name):
+        if not HEADER_NAME.fullmatch(name):
             raise _reject(f"invalid header name {name[:64]!r}")
-        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        if HEADER_VALUE_BAD.search(value):
             raise _reject(f"control character in header {name}")
         key = name.lower()
         if key in headers and key in SINGLETON_HEADERS:
@@ -268,6 +269,6 @@ def _aws_tree(path: str) -> str:
     if path == "/":
         return ""
     version, slash, rest = path[1:].partition("/")
-    if not AWS_VERSION.match(version):
+    if not AWS_VERSION.fullmatch(version):
         return ""
     return "/" + rest if slash else "/"

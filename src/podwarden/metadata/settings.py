@@ -36,8 +36,8 @@ class ProxySettings:
     upstream_pool_size: int = 64
     drain_timeout: float = 10.0
     cache_max_entries: int = 4096
-    verdict_memo_entries: int = 8192
-    token_capacity: int = 65536
+    verdict_memo_entries: int = 2048
+    token_capacity: int = 16384
     max_body_bytes: int = 65536
 
     def __post_init__(self) -> None:

@@ -3,12 +3,15 @@
 The proxy answers `PUT /latest/api/token` instead of the upstream: a token
 minted upstream would be valid for every pod on the node, whereas a token
 minted here is bound to the address that asked for it and dies with its TTL.
-The store is bounded, so a client looping on PUT cannot grow memory: when full,
+The store is bounded, so a client looping on PUT cannot grow memory, and each
+client holds at most `per_client` tokens, so one pod minting in a loop only
+evicts its own older tokens, never another pod's. When the whole store is full,
 expired tokens go first, then the oldest.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import secrets
 import time
@@ -51,22 +54,35 @@ class _Grant:
 class TokenStore:
     """Random tokens bound to a client address and an expiry, at most `capacity` of them."""
 
-    def __init__(self, *, capacity: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        per_client: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if capacity < 1 or per_client < 1:
+            raise ValueError(f"capacity and per_client must be >= 1, got {capacity}, {per_client}")
         self._capacity = capacity
+        self._per_client = per_client
         self._clock = clock
         self._grants: dict[str, _Grant] = {}
+        self._by_client: dict[str, collections.deque[str]] = {}
 
     def __len__(self) -> int:
         return len(self._grants)
 
     def mint(self, *, client: str, ttl: int) -> str:
         """A fresh token for `client`, valid for `ttl` seconds."""
+        owned = self._by_client.setdefault(client, collections.deque())
+        while len(owned) >= self._per_client:
+            self._grants.pop(owned.popleft(), None)
         if len(self._grants) >= self._capacity:
             self._make_room()
+            owned = self._by_client.setdefault(client, collections.deque())
         token = secrets.token_urlsafe(42)
         self._grants[token] = _Grant(client=client, expires_at=self._clock() + ttl)
+        owned.append(token)
         return token
 
     def check(self, token: str, *, client: str) -> TokenCheck:
@@ -87,6 +103,9 @@ class TokenStore:
             del self._grants[token]
         while len(self._grants) >= self._capacity:
             del self._grants[next(iter(self._grants))]  # dicts keep insertion order: oldest first
+        self._by_client = {}
+        for token, grant in self._grants.items():
+            self._by_client.setdefault(grant.client, collections.deque()).append(token)
 
 
 def parse_ttl(values: list[str]) -> int | None:

@@ -24,7 +24,7 @@ from podwarden.metadata.settings import ProxySettings
 from podwarden.metadata.tokens import MAX_TTL, TOKEN_HEADER
 
 # Headers of an upstream answer that reach the client; everything else is dropped.
-PASSED_RESPONSE_HEADERS = ("content-type", "etag", "last-modified")
+PASSED_RESPONSE_HEADERS = ("content-type", "etag", "last-modified", "location")
 _TOKEN_RENEW_MARGIN = 60.0
 _TOKEN_RETRY_AFTER = 30.0
 

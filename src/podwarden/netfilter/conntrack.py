@@ -8,8 +8,12 @@ success here.
 
 from __future__ import annotations
 
+import re
+
 from podwarden.netfilter import endpoints
 from podwarden.netfilter.runner import NetfilterError, Runner
+
+_DELETED = re.compile(r"(\d+) flow entries have been deleted")
 
 
 def flush_metadata(*, runner: Runner | None = None) -> int:
@@ -27,9 +31,6 @@ def flush_metadata(*, runner: Runner | None = None) -> int:
 
 
 def _count(stderr: str) -> int:
-    """Parse `N flow entries have been deleted.` (0 when absent)."""
-    for line in stderr.splitlines():
-        words = line.split()
-        if "deleted." in words and words[0].isdigit():
-            return int(words[0])
-    return 0
+    """Parse `… N flow entries have been deleted.` (0 when absent)."""
+    found = _DELETED.search(stderr)
+    return int(found.group(1)) if found else 0

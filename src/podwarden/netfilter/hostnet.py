@@ -11,6 +11,7 @@ a rule that silently matches nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from podwarden.netfilter.render import CgroupMatch
@@ -36,7 +37,7 @@ def v2_mount(mountinfo: Path = Path("/proc/self/mountinfo")) -> Path:
     )
 
 
-def resolve(path: str, *, mount: Path | None = None) -> CgroupMatch:
+def resolve(path: str, *, mount: Path | None = None, sysfs: Path = SYSFS_CGROUP) -> CgroupMatch:
     """Turn a path below the v2 root into a match; raises CgroupError if absent."""
     clean = path.strip("/")
     parts = [part for part in clean.split("/") if part]
@@ -46,7 +47,7 @@ def resolve(path: str, *, mount: Path | None = None) -> CgroupMatch:
     directory = root.joinpath(*parts)
     if not directory.is_dir():
         raise CgroupError(f"pod_cgroup: {directory} does not exist (is the path right?)")
-    nft_path = directory.relative_to(SYSFS_CGROUP).as_posix()
+    nft_path = directory.relative_to(sysfs).as_posix()
     return CgroupMatch(path="/".join(parts), level=len(parts), nft_path=nft_path)
 
 
@@ -58,12 +59,38 @@ def own_cgroup(proc_cgroup: Path = Path("/proc/self/cgroup")) -> str:
     return ""
 
 
-def exemption_for_self(pod: CgroupMatch, *, mount: Path | None = None) -> tuple[CgroupMatch, ...]:
+def exemption_for_self(
+    pod: CgroupMatch, *, mount: Path | None = None, pid: int | None = None
+) -> tuple[CgroupMatch, ...]:
     """The agent's own cgroup when it lies inside the pod cgroup (a DaemonSet pod does).
 
     Without it the agent's upstream requests would be redirected to itself.
+    In a private cgroup namespace /proc/self/cgroup says `/`, so the subtree
+    is searched for the directory whose cgroup.procs lists this process
+    (needs the host's /sys/fs/cgroup mounted, as the DaemonSet does).
     """
+    root = mount or v2_mount()
     mine = own_cgroup()
-    if mine == pod.path or mine.startswith(pod.path + "/"):
-        return (resolve(mine, mount=mount),)
-    return ()
+    if mine and (root / mine).is_dir() and (mine == pod.path or mine.startswith(pod.path + "/")):
+        return (resolve(mine, mount=root),)
+    found = find_process_cgroup(root / pod.path, pid if pid is not None else os.getpid())
+    if found is None:
+        return ()
+    return (resolve(found.relative_to(root).as_posix(), mount=root),)
+
+
+def find_process_cgroup(subtree: Path, pid: int, *, limit: int = 100_000) -> Path | None:
+    """The directory below `subtree` whose cgroup.procs holds `pid` (bounded walk)."""
+    wanted = str(pid)
+    for seen, (directory, _, files) in enumerate(os.walk(subtree)):
+        if seen >= limit:
+            break
+        if "cgroup.procs" not in files:
+            continue
+        try:
+            procs = (Path(directory) / "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        if wanted in procs:
+            return Path(directory)
+    return None

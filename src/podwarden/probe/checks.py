@@ -116,6 +116,15 @@ def _aws() -> list[Check]:
             ),
         ]
     checks += [
+        Check(  # a dated version is the same tree: a filter on `latest` alone misses it
+            "aws-imds-dated-node-credentials",
+            "aws",
+            IMDS_V4,
+            80,
+            _imds_role_chain(v2=False, base=_ROLE_BASE.replace("/latest/", "/2009-04-04/")),
+            creds,
+            secret,
+        ),
         Check(
             "aws-imdsv1-identity-credentials",
             "aws",
@@ -167,6 +176,23 @@ def _gce() -> list[Check]:
             Exposure.KUBE_ENV,
         ),
         Check(
+            "gce-legacy-0.1-kube-env",
+            "gce",
+            IMDS_V4,
+            80,
+            (Step("GET", "/0.1/meta-data/attributes/kube-env"),),
+            Exposure.KUBE_ENV,
+        ),
+        Check(  # the whole instance tree holds every attribute, kube-env included
+            "gce-recursive-kube-env",
+            "gce",
+            IMDS_V4,
+            80,
+            (Step("GET", "/computeMetadata/v1/instance/?recursive=true&alt=json", _GOOGLE),),
+            Exposure.KUBE_ENV,
+            Reading.GCE_TREE,
+        ),
+        Check(
             "gce-node-sa-token",
             "gce",
             IMDS_V4,
@@ -194,6 +220,21 @@ def _azure() -> list[Check]:
             IMDS_V4,
             80,
             (Step("GET", _AZURE_TOKEN, _AZURE),),
+            Exposure.CREDENTIALS,
+            Reading.CREDENTIALS_JSON,
+        ),
+        Check(  # IMDS matches paths case-insensitively: so must any filter in front of it
+            "azure-token-mixed-case",
+            "azure",
+            IMDS_V4,
+            80,
+            (
+                Step(
+                    "GET",
+                    _AZURE_TOKEN.replace("/identity/oauth2/token", "/Identity/OAuth2/Token"),
+                    _AZURE,
+                ),
+            ),
             Exposure.CREDENTIALS,
             Reading.CREDENTIALS_JSON,
         ),

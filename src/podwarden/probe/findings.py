@@ -103,6 +103,7 @@ class Reading(StrEnum):
     CREDENTIALS_JSON = "credentials-json"  # a JSON object with key material
     INSTANCE_DOCUMENT = "instance-document"  # Azure's document: userData/customData inside
     VM_SETTINGS = "vm-settings"  # WireServer host plugin: extension settings
+    GCE_TREE = "gce-tree"  # GCE recursive JSON: attributes.kube-env inside
 
 
 def exposures(reading: Reading, looks_for: Exposure, obs: Observation) -> tuple[Exposure, ...]:
@@ -113,6 +114,8 @@ def exposures(reading: Reading, looks_for: Exposure, obs: Observation) -> tuple[
         readable = has_credentials(obs.body)
     elif reading is Reading.INSTANCE_DOCUMENT:
         readable = _document_has_user_data(obs.body)
+    elif reading is Reading.GCE_TREE:
+        readable = _tree_has_kube_env(obs.body)
     elif reading is Reading.VM_SETTINGS:
         text = obs.body.decode("utf-8", "replace")
         readable = any(m in text for m in ("extensionGoalStates", "protectedSettings"))
@@ -142,6 +145,18 @@ def _document_has_user_data(body: bytes) -> bool:
     if not isinstance(compute, dict):
         return False
     return any(isinstance(compute.get(k), str) and compute[k] for k in ("userData", "customData"))
+
+
+def _tree_has_kube_env(body: bytes) -> bool:
+    """A GCE `instance/?recursive=true` answer that still carries attributes.kube-env."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    attributes = data.get("attributes") if isinstance(data, dict) else None
+    if not isinstance(attributes, dict):
+        return False
+    return isinstance(attributes.get("kube-env"), str) and bool(attributes["kube-env"].strip())
 
 
 def classify(

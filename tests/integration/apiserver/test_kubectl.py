@@ -154,6 +154,7 @@ def test_get_watch_streams_new_and_changed_pods(lab, http, kubeconfig) -> None:
         ["kubectl", f"--kubeconfig={kubeconfig}", "get", "pods", "-w"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "KUBECACHEDIR": str(kubeconfig.parent / "cache")},
     )
     reader = LineReader(process)
     try:
@@ -171,3 +172,40 @@ def test_get_watch_streams_new_and_changed_pods(lab, http, kubeconfig) -> None:
     finally:
         process.kill()
         process.wait(timeout=5)
+
+
+def test_server_side_dry_run_and_diff_change_nothing(lab, kubeconfig, tmp_path) -> None:
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(MANIFEST.format(note="one", image="nginx:1.25"))
+    dry = kubectl(kubeconfig, "apply", "-f", str(manifest), "--dry-run=server")
+    assert dry.stdout.strip() == "pod/applied created (server dry run)"
+    assert kubectl(kubeconfig, "get", "pods", "-o", "name").stdout.strip() == ""
+    kubectl(kubeconfig, "apply", "-f", str(manifest))
+    version = lab.call(lambda: lab.server.storage.version)
+    manifest.write_text(MANIFEST.format(note="two", image="nginx:1.25"))
+    diff = kubectl(kubeconfig, "diff", "-f", str(manifest), check=False)
+    assert diff.returncode == 1  # differences found
+    assert "-    note: one" in diff.stdout and "+    note: two" in diff.stdout
+    assert lab.call(lambda: lab.server.storage.version) == version
+
+
+def test_generator_commands_get_a_clear_415(lab, kubeconfig) -> None:
+    refused = kubectl(kubeconfig, "create", "namespace", "team", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error from server (UnsupportedMediaType)")
+    assert "use `kubectl create -f` or `apply -f` instead" in refused.stderr
+
+
+def test_delete_waits_for_a_terminating_pod(lab, http, kubeconfig) -> None:
+    lab.call(lambda: setattr(lab.server.storage, "pod_termination", 0.5))
+    create(lab, http, "default", pod_body("slow"))
+    started = time.monotonic()
+    kubectl(kubeconfig, "delete", "pod", "slow", "--wait=false")
+    status = kubectl(kubeconfig, "get", "pod", "slow", "--no-headers").stdout.split()
+    assert status[2] == "Terminating"
+    kubectl(kubeconfig, "wait", "--for=delete", "pod/slow", "--timeout=10s")
+    assert time.monotonic() - started >= 0.5
+    forced = create(lab, http, "default", pod_body("forced"))
+    kubectl(kubeconfig, "delete", "pod", "forced", "--grace-period=0", "--force")
+    assert http.get(f"{lab.url}/api/v1/namespaces/default/pods/forced").status_code == 404
+    assert forced["metadata"]["name"] == "forced"

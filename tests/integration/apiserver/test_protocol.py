@@ -368,3 +368,66 @@ def test_hand_written_state_is_created_in_order(tmp_path: Path) -> None:
     with ServerThread(state_file=seed) as server:
         pod = requests.get(f"{server.url}/api/v1/namespaces/team/pods/p", timeout=5).json()
         assert pod["metadata"]["uid"] and pod["status"]["phase"] == "Pending"
+
+
+def test_strategic_merge_directives_kubectl_emits(lab, http) -> None:
+    body = pod_body("web")
+    body["metadata"]["finalizers"] = ["a/keep", "b/drop"]
+    body["spec"]["containers"][0]["env"] = [
+        {"name": "A", "value": "1"},
+        {"name": "B", "value": "2"},
+    ]
+    body["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}]
+    post_pod(lab, http, body)
+    smp = "application/strategic-merge-patch+json"
+    result = patch(
+        lab,
+        http,
+        "web",
+        smp,
+        {
+            "metadata": {
+                "$deleteFromPrimitiveList/finalizers": ["b/drop"],
+                "finalizers": ["c/new"],
+            },
+            "spec": {
+                "$setElementOrder/containers": [{"name": "c"}],
+                "containers": [
+                    {
+                        "name": "c",
+                        "env": [{"name": "B", "$patch": "delete"}, {"name": "C", "value": "3"}],
+                    }
+                ],
+                "volumes": [
+                    {
+                        "name": "data",
+                        "$retainKeys": ["name", "hostPath"],
+                        "hostPath": {"path": "/tmp"},
+                    }
+                ],
+            },
+        },
+    )
+    assert result["metadata"]["finalizers"] == ["a/keep", "c/new"]
+    assert result["spec"]["containers"][0]["env"] == [
+        {"name": "A", "value": "1"},
+        {"name": "C", "value": "3"},
+    ]
+    assert result["spec"]["volumes"] == [{"name": "data", "hostPath": {"path": "/tmp"}}]
+    replaced = patch(
+        lab,
+        http,
+        "web",
+        smp,
+        {
+            "spec": {"containers": [{"$patch": "replace"}, {"name": "only", "image": "x:1"}]},
+        },
+    )
+    assert [c["name"] for c in replaced["spec"]["containers"]] == ["only"]
+
+
+def test_secret_string_data_is_stored_as_base64_data(lab, http) -> None:
+    secret = {"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}}
+    created = http.post(f"{lab.url}/api/v1/namespaces/default/secrets", json=secret).json()
+    assert created["data"] == {"password": "aHVudGVyMg=="}
+    assert created["type"] == "Opaque" and "stringData" not in created

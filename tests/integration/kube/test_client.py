@@ -105,3 +105,44 @@ async def test_errors_are_translated_at_the_edge(kubeconfig: Path, lab) -> None:
             await api.get_json("/api/v1/namespaces")
     finally:
         await api.close()
+
+
+async def test_typed_lightkube_calls_work_against_the_lab(kubeconfig: Path, lab) -> None:
+    from lightkube.models.core_v1 import ObjectReference
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import Event, Pod
+    from lightkube.types import PatchType
+
+    lab.create_pod("web", node="node-a", ip="10.0.0.7")
+    api = client.from_kubeconfig(kubeconfig)
+    typed = api.lightkube()
+    try:
+        pod = await typed.get(Pod, "web", namespace="default")
+        assert pod.status is not None and pod.status.podIP == "10.0.0.7"
+        event = await typed.create(
+            Event(
+                metadata=ObjectMeta(generateName="web.", namespace="default"),
+                involvedObject=ObjectReference(kind="Pod", name="web", namespace="default"),
+                reason="RoleRefused",
+                message="namespace does not permit role x",
+                type="Warning",
+            )
+        )
+        assert event.metadata is not None and event.metadata.name is not None
+        assert event.metadata.name.startswith("web.") and len(event.metadata.name) == 9
+        patched = await typed.patch(
+            Pod,
+            "web",
+            {"metadata": {"annotations": {"iam.amazonaws.com/role": "r"}}},
+            namespace="default",
+            patch_type=PatchType.MERGE,
+        )
+        assert patched.metadata is not None
+        assert patched.metadata.annotations == {"iam.amazonaws.com/role": "r"}
+        names = [
+            p.metadata.name async for p in typed.list(Pod, namespace="*") if p.metadata is not None
+        ]
+        assert names == ["web"]
+    finally:
+        await typed.close()
+        await api.close()

@@ -47,9 +47,11 @@ async def test_lists_then_follows_only_its_nodes_pods(lab: Lab, api: client.Api)
         team = view.namespace("team")
         assert team is not None and team.annotations == {"iam.amazonaws.com/permitted": "reader"}
 
+        lagged = metric("podwarden_kube_event_lag_seconds_count", resource="Pod")
         lab.create_pod("late", node="node-a", ip="10.0.0.3", namespace="team")
         found = await view.wait_for_ip("10.0.0.3", timeout=3)
         assert found.kind == "one" and found.pod is not None and found.pod.namespace == "team"
+        assert metric("podwarden_kube_event_lag_seconds_count", resource="Pod") == lagged + 1
         lab.create_pod("elsewhere", node="node-b", ip="10.0.0.4")
         lab.delete_pod("mine")
         await eventually(lambda: view.pod_by_ip("10.0.0.1").kind == "none")
@@ -144,3 +146,34 @@ async def test_reconnects_after_an_api_server_restart(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await server.stop()
+
+
+async def test_late_watch_events_reach_the_view_late_and_in_order(
+    lab: Lab, view_of_node_a: store.ClusterView
+) -> None:
+    """The lab's --watch-delay: a reused IP stays with the old pod until the delete arrives."""
+    lab.create_pod("old", node="node-a", ip="10.5.0.1")
+    await eventually(lambda: view_of_node_a.pod_by_ip("10.5.0.1").kind == "one")
+    lab.storage.watch_delay = 0.3
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    lab.delete_pod("old")
+    lab.create_pod("new", node="node-a", ip="10.5.0.1")
+    await asyncio.sleep(0.1)
+    still = view_of_node_a.pod_by_ip("10.5.0.1")
+    assert still.pod is not None and still.pod.name == "old"  # nothing arrived yet
+    await eventually(lambda: (view_of_node_a.pod_by_ip("10.5.0.1").pod or still.pod).name == "new")
+    assert loop.time() - started >= 0.3
+
+
+async def test_a_terminating_pod_loses_its_ip_at_the_deletion_mark(
+    lab: Lab, view_of_node_a: store.ClusterView
+) -> None:
+    lab.storage.pod_termination = 0.5
+    lab.create_pod("leaving", node="node-a", ip="10.6.0.1")
+    await eventually(lambda: view_of_node_a.pod_by_ip("10.6.0.1").kind == "one")
+    marked = lab.storage.delete(lab.server.storage_type("pods"), "default", "leaving")
+    assert marked["metadata"]["deletionTimestamp"]  # still there, Terminating
+    await eventually(lambda: view_of_node_a.pod_by_ip("10.6.0.1").kind == "none", timeout=0.4)
+    assert [p.name for p in view_of_node_a.pods()] == ["leaving"]
+    await eventually(lambda: not view_of_node_a.pods())  # then the final DELETED

@@ -115,9 +115,10 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
 
     async def start(provider: ProviderName, upstream: str, **overrides: Any) -> proxy.RunningProxy:
         identity = overrides.pop("identity", None)
+        fw = overrides.pop("fw", None)
         settings = ProxySettings(provider=provider, upstream_url=upstream)
         settings = replace(settings, **overrides)
-        instance = await proxy.start(settings, identity=identity)
+        instance = await proxy.start(settings, identity=identity, fw=fw)
         running.append(instance)
         return instance
 

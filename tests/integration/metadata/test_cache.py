@@ -114,3 +114,13 @@ async def test_size_is_bounded_oldest_first():
 def test_bad_bound_is_refused():
     with pytest.raises(ValueError, match="max_entries must be >= 1"):
         TtlCache(max_entries=0)
+
+
+def test_memo_is_bounded_oldest_first():
+    from podwarden.metadata.cache import BoundedMemo
+
+    memo: BoundedMemo[str, int] = BoundedMemo(max_entries=2)
+    memo.put("a", 1)
+    memo.put("b", 2)
+    memo.put("c", 3)
+    assert (memo.get("a"), memo.get("b"), memo.get("c"), len(memo)) == (None, 2, 3, 2)

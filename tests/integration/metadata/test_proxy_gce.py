@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -158,3 +159,36 @@ async def test_upstream_sees_only_the_rebuilt_request(gce, client):
     names = {name.lower() for name in headers}
     assert names <= {"metadata-flavor", "content-length", "connection"}
     assert headers["Metadata-Flavor"] == "Google"
+
+
+async def raw_exchange(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    data = await reader.read(65536)
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"http://metadata.google.internal/computeMetadata/v1/instance/attributes/kube-env",
+        b"/computeMetadata/v1/instance/attributes/kube-env#x",
+        b"/computeMetadata/v1/instance/attributes\\kube-env",
+        b"/computeMetadata/v1/instance/./attributes/kube-env",
+        b"/computeMetadata/v1/instance/attributes/kube-env/..",
+        b"/computeMetadata/v1/instance/id?alt=text&alt=json",
+        b"/computeMetadata/v1/instance/attributes/kube env",
+    ],
+)
+async def test_raw_targets_aiohttp_would_normalise_are_refused(gce, target):
+    running, upstream = gce
+    reply = await raw_exchange(
+        running.port,
+        b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nMetadata-Flavor: Google\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 400") or reply.startswith(b"HTTP/1.0 400"), reply[:200]
+    assert not leaked(reply.decode("latin-1"))
+    assert upstream.seen == []

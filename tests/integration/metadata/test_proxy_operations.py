@@ -145,3 +145,38 @@ async def test_stop_drains_in_flight_requests(emulator, start_proxy, client):
     assert running.inflight == 1
     await running.stop(drain_timeout=5)
     assert await task == (200, "emulator-cluster")
+
+
+async def test_oversized_chunked_body_is_refused(emulator, start_proxy, client):
+    running = await start_proxy(
+        ProviderName.AWS, await emulator(ProviderName.AWS), max_body_bytes=1024
+    )
+
+    async def chunks():
+        for _ in range(8):
+            yield b"y" * 512
+
+    async with client.put(
+        url(running.port, "/latest/api/token"),
+        headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+        data=chunks(),
+    ) as resp:
+        assert resp.status == 413
+
+
+async def test_drain_is_bounded(emulator, start_proxy, client):
+    running = await start_proxy(ProviderName.GCE, await emulator(ProviderName.GCE))
+    path = "/computeMetadata/v1/instance/attributes/cluster-name?wait_for_change=true&timeout_sec=3"
+
+    async def slow() -> int:
+        async with client.get(url(running.port, path), headers=FLAVOR) as resp:
+            await resp.read()
+            return resp.status
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.3)
+    started = asyncio.get_running_loop().time()
+    await running.stop(drain_timeout=0.3)
+    assert asyncio.get_running_loop().time() - started < 2.0
+    outcome = await asyncio.gather(task, return_exceptions=True)
+    assert outcome[0] != 200  # cut off, not answered

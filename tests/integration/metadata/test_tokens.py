@@ -69,3 +69,13 @@ def test_store_is_bounded_dropping_expired_then_oldest():
 )
 def test_ttl_header_parsing(values, expected):
     assert parse_ttl(values) == expected
+
+
+def test_one_client_minting_in_a_loop_evicts_only_its_own_tokens():
+    store = TokenStore(capacity=100, per_client=3)
+    victim = store.mint(client="10.0.0.7", ttl=600)
+    mine = [store.mint(client="10.0.0.66", ttl=600) for _ in range(50)]
+    assert store.check(victim, client="10.0.0.7") is TokenCheck.VALID
+    assert [store.check(t, client="10.0.0.66") for t in mine[-3:]] == [TokenCheck.VALID] * 3
+    assert store.check(mine[0], client="10.0.0.66") is TokenCheck.UNKNOWN
+    assert len(store) == 4

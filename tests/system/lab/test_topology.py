@@ -157,3 +157,27 @@ def test_plan_rejects_bad_parameters_with_what_is_accepted():
         plan.make(provider="aws", pods=27)
     with pytest.raises(plan.PlanError, match="no pod 'pod-z'"):
         plan.make(provider="aws", pods=2).pod_netns("pod-z")
+
+
+def test_down_reports_but_never_kills_a_process_it_did_not_start(where):
+    import subprocess
+
+    the_lab = topology.up(
+        provider="aws",
+        pods=1,
+        proxy=False,
+        prefix=where.prefix,
+        state_dir=where.state_dir,
+        cloud_argv=echo_cloud_argv(),
+    )
+    stray = subprocess.Popen(netns.pid_netns_argv(the_lab.plan.pod_netns("pod-a"), ["sleep", "30"]))
+    try:
+        failures = topology.down(state_dir=where.state_dir, prefix=where.prefix)
+        assert failures == [
+            f"processes not started by the lab still in {where.prefix}pod-a: [{stray.pid}]"
+        ]
+        assert stray.poll() is None  # still running: not the lab's to end
+    finally:
+        stray.kill()
+        stray.wait()
+    assert_clean(where)

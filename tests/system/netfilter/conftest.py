@@ -10,6 +10,9 @@ import pytest
 from tests.system.netfilter import lab as lab_module
 
 BACKENDS = ["nft", "iptables-nft", "iptables-legacy"]
+# iptables-nft and iptables-legacy share every line of our code but the binaries;
+# the costlier tests run on nft and legacy, the core ones on all three.
+NFT_AND_LEGACY = ["nft", "iptables-legacy"]
 
 
 @pytest.fixture

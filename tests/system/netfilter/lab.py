@@ -102,6 +102,25 @@ class Lab:
         """Upstream requests that came from a pod address (must be none)."""
         return [a for a in self.upstream_clients() if a.startswith(("10.55.", "fd00:55:"))]
 
+    def pod_leak_windows(self, *, gap: float = 0.1) -> list[float]:
+        """Seconds of each burst of pod requests that reached the real service."""
+        stamps = sorted(
+            float(line.split()[3])
+            for line in (self.log.read_text().splitlines() if self.log.exists() else [])
+            if line.startswith(("10.55.", "fd00:55:"))
+        )
+        windows: list[float] = []
+        start = last = None
+        for stamp in stamps:
+            if last is not None and stamp - last > gap:
+                windows.append(last - start)  # type: ignore[operator]
+                start = stamp
+            start = stamp if start is None else start
+            last = stamp
+        if start is not None and last is not None:
+            windows.append(last - start)
+        return windows
+
     def podwarden(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run_in(self.node, [str(PODWARDEN), *args], check=check)
 

@@ -9,8 +9,7 @@ import pytest
 
 from podwarden.netfilter import endpoints
 from tests.system.netfilter import cgroups
-from tests.system.netfilter.conftest import BACKENDS
-from tests.system.netfilter.lab import NODE_POD_V4, Lab, stop
+from tests.system.netfilter.lab import NODE_POD_V4, PODWARDEN, Lab, stop
 
 PROXY_PORT = 18182
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
@@ -27,8 +26,10 @@ def in_cgroup_get(lab: Lab, directory: Path, url: str) -> dict[str, object]:
 
 
 @pytest.mark.skipif(ROOT is None, reason=f"needs a writable cgroup v2 hierarchy: {WHY}")
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("listen", [NODE_POD_V4, "127.0.0.1"])
+@pytest.mark.parametrize(
+    ("backend", "listen"),
+    [("nft", NODE_POD_V4), ("iptables-legacy", NODE_POD_V4), ("nft", "127.0.0.1")],
+)
 def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
     lab: Lab, backend: str, listen: str
 ):
@@ -64,3 +65,55 @@ def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
         upstream_paths = [line for line in lab.log.read_text().splitlines()]
         # exactly one upstream request: the node process's; none from the cgroup's process
         assert len(upstream_paths) == 1, upstream_paths
+
+
+@pytest.mark.skipif(ROOT is None, reason=f"needs a writable cgroup v2 hierarchy: {WHY}")
+def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(lab: Lab):
+    """As in a DaemonSet: the agent's own cgroup is below kubepods, its upstream calls pass."""
+    assert ROOT is not None
+    with cgroups.pod_cgroup(ROOT) as (path, directory):
+        (directory / "agent").mkdir()
+        (directory / "pod1").mkdir()
+        try:
+            agent = lab.spawn(
+                lab.node,
+                [
+                    str(PODWARDEN),
+                    "agent",
+                    "--provider",
+                    "aws",
+                    "--upstream",
+                    f"http://{endpoints.IMDS_V4}",
+                    "--listen",
+                    f"{NODE_POD_V4}:{PROXY_PORT}",
+                    "--pod-interface",
+                    "cali+",
+                    "--pod-cgroup",
+                    path,
+                    "--health-listen",
+                    "127.0.0.1:18186",
+                    "--log-level",
+                    "warning",
+                ],
+                wait_line=None,
+                preexec=f"echo $$ > {directory}/agent/cgroup.procs",
+            )
+            ready = json.loads(
+                lab.run_in(
+                    lab.node, lab.helper("client", "wait", "http://127.0.0.1:18186/readyz", "15")
+                ).stdout
+            )
+            assert ready["outcome"] == "ok", agent.stderr.read() if agent.stderr else ""
+            allowed = in_cgroup_get(lab, directory / "pod1", IMDS)
+            assert allowed["outcome"] == "ok" and allowed["status"] == 200, allowed
+            assert str(allowed["body"]) == "UPSTREAM /latest/meta-data/instance-id"
+            secret = f"http://{endpoints.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+            denied = in_cgroup_get(lab, directory / "pod1", secret)
+            assert denied["outcome"] == "ok" and denied["status"] != 200, denied
+            assert "security-credentials" not in lab.log.read_text()
+            stop(agent)
+        finally:
+            for child in ("agent", "pod1"):
+                for pid in (directory / child / "cgroup.procs").read_text().split():
+                    (ROOT / "cgroup.procs").write_text(pid)
+                (directory / child).rmdir()

@@ -6,7 +6,7 @@ import pytest
 
 from podwarden.lab import netns
 from podwarden.netfilter import endpoints
-from tests.system.netfilter.conftest import BACKENDS
+from tests.system.netfilter.conftest import NFT_AND_LEGACY
 from tests.system.netfilter.lab import NODE_POD_V4, Lab
 
 PROXY_PORT = 18183
@@ -47,7 +47,7 @@ def test_control_route_localnet_alone_exposes_loopback_services(lab: Lab):
     assert result["outcome"] == "ok", result
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", NFT_AND_LEGACY)
 def test_loopback_proxy_works_and_nothing_else_on_loopback_is_reachable(lab: Lab, backend: str):
     lab.spawn(lab.node, lab.helper("fakeproxy", f"127.0.0.1:{PROXY_PORT}"))
     lab.spawn(lab.node, lab.helper("fakeproxy", f"127.0.0.1:{NODE_ONLY_PORT}"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from podwarden.netfilter import endpoints
-from tests.system.netfilter.conftest import BACKENDS
+from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 from tests.system.netfilter.lab import NODE_POD_V4, NODE_POD_V6, Lab, stop
 
 PROXY_PORT = 18181
@@ -50,6 +52,8 @@ def test_pod_metadata_traffic_goes_to_the_proxy_and_never_upstream(lab: Lab, bac
         f"http://{endpoints.IMDS_V4}:8080/",
     ):
         assert lab.get(lab.pod, url)["outcome"] == "refused", url
+    # DNS on the metadata address (GKE serves it there) is untouched.
+    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
     assert lab.pod_leaks() == []
     # The node itself (kubelet, cloud agents) still reaches the real service.
     node = lab.get(lab.node, IMDS)
@@ -69,7 +73,7 @@ def test_proxy_down_means_a_reset_within_100ms_never_upstream(lab: Lab, backend:
     assert lab.pod_leaks() == []
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", NFT_AND_LEGACY)
 def test_fail_closed_only_refuses_everything_metadata_but_dns(lab: Lab, backend: str):
     apply(lab, backend, "--fail-closed-only")
     for url in (IMDS, f"http://[{endpoints.IMDS_V6}]/", f"http://{endpoints.IMDS_V4}:8080/"):
@@ -79,14 +83,7 @@ def test_fail_closed_only_refuses_everything_metadata_but_dns(lab: Lab, backend:
     assert lab.pod_leaks() == []
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_dns_to_metadata_address_still_answers(lab: Lab, backend: str):
-    fake_proxy(lab, NODE_POD_V4)
-    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
-    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", NFT_AND_LEGACY)
 def test_ipv6_pod_is_intercepted(lab: Lab, backend: str):
     fake_proxy(lab, NODE_POD_V4)
     fake_proxy6 = lab.spawn(lab.node, lab.helper("fakeproxy", f"[{NODE_POD_V6}]:{PROXY_PORT}"))
@@ -162,3 +159,28 @@ def test_remove_leaves_the_namespace_exactly_as_before(lab: Lab, backend: str):
     assert lab.podwarden("rules", "show").stdout == ""
     result = lab.get(lab.pod, IMDS)
     assert result["outcome"] == "ok" and str(result["body"]).startswith("UPSTREAM")
+
+
+def test_connections_opened_before_the_rules_do_not_survive_them(lab: Lab):
+    # conntrack only tracks once something asks for it: someone else's ct rule does
+    lab.run_in(
+        lab.node,
+        [
+            "sh",
+            "-c",
+            "printf 'table inet other {\\n chain c {\\n"
+            " type filter hook forward priority 0;\\n ct state established counter\\n"
+            " }\\n}\\n' | nft -f -",
+        ],
+    )
+    holder = lab.spawn(lab.pod, lab.helper("client", "hold", IMDS, "1.5"))
+    listed = lab.run_in(lab.node, ["conntrack", "-L", "-d", endpoints.IMDS_V4], check=False)
+    assert "dport=80" in listed.stdout, listed
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, "nft", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    listed = lab.run_in(lab.node, ["conntrack", "-L", "-d", endpoints.IMDS_V4], check=False)
+    assert "dport=80" not in listed.stdout, listed.stdout
+    assert holder.stdout is not None
+    late = json.loads(holder.stdout.readline())
+    assert late["outcome"] == "refused", late
+    assert lab.pod_leaks() == []

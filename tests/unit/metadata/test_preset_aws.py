@@ -37,8 +37,9 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("target", "rule_id", "ttl"), ALLOWED)
-def test_allowed_paths_forward_the_canonical_target_keeping_the_version(firewalls, target, rule_id,
-                                                                       ttl):
+def test_allowed_paths_forward_the_canonical_target_keeping_the_version(
+    firewalls, target, rule_id, ttl
+):
     _, decision = judge(firewalls[AWS], target)
     assert (decision.action, decision.rule_id, decision.cache_ttl) == (Action.ALLOW, rule_id, ttl)
     assert decision.upstream_target == target
@@ -54,8 +55,10 @@ DENIED = [
     ("/2009-04-04/meta-data/iam/security-credentials/node-role", "aws.iam"),
     ("/1.0/meta-data/iam/info", "aws.iam"),
     ("/latest/meta-data/IAM/info", "aws.iam"),
-    ("/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
-     "aws.identity-credentials"),
+    (
+        "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
+        "aws.identity-credentials",
+    ),
     ("/latest/user-data", "aws.user-data"),
     ("/latest/user-data/", "aws.user-data"),
     ("/2016-09-02/user-data", "aws.user-data"),
@@ -85,15 +88,32 @@ def test_not_found_page_is_imds_wording():
 @pytest.mark.parametrize("ttl", ["1", "21600", "300"])
 def test_token_put_is_answered_by_the_proxy(firewalls, ttl):
     _, decision = judge(firewalls[AWS], "/latest/api/token", method="PUT", headers=((TTL, ttl),))
-    assert (decision.action, decision.handler, decision.rule_id) == (Action.ANSWER, "aws.token",
-                                                                     "aws.token")
+    assert (decision.action, decision.handler, decision.rule_id) == (
+        Action.ANSWER,
+        "aws.token",
+        "aws.token",
+    )
 
 
-@pytest.mark.parametrize("headers", [(), ((TTL, "0"),), ((TTL, "21601"),), ((TTL, "-5"),),
-                                     ((TTL, "abc"),), ((TTL, ""),), ((TTL, "١٢"),)])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (),
+        ((TTL, "0"),),
+        ((TTL, "21601"),),
+        ((TTL, "-5"),),
+        ((TTL, "abc"),),
+        ((TTL, ""),),
+        ((TTL, "١٢"),),
+    ],
+)
 def test_token_put_with_a_bad_ttl_is_400(firewalls, headers):
     _, decision = judge(firewalls[AWS], "/latest/api/token", method="PUT", headers=headers)
-    assert (decision.action, decision.status, decision.rule_id) == (Action.DENY, 400, "aws.token.ttl")
+    assert (decision.action, decision.status, decision.rule_id) == (
+        Action.DENY,
+        400,
+        "aws.token.ttl",
+    )
     assert b"<h1>400 - Bad Request</h1>" in decision.body
 
 
@@ -121,11 +141,15 @@ def test_imdsv2_required_answers_tokenless_gets_with_401(tmp_path):
     fw = firewall.build(AWS, policy_file=policy)
     assert fw.imdsv2_required is True
     _, decision = judge(fw, "/latest/meta-data/instance-id")
-    assert (decision.action, decision.status, decision.rule_id) == (Action.DENY, 401,
-                                                                    "aws.imdsv2.required")
+    assert (decision.action, decision.status, decision.rule_id) == (
+        Action.DENY,
+        401,
+        "aws.imdsv2.required",
+    )
     assert b"<h1>401 - Unauthorized</h1>" in decision.body
-    _, decision = judge(fw, "/latest/meta-data/instance-id",
-                        headers=(("X-aws-ec2-metadata-token", "tok"),))
+    _, decision = judge(
+        fw, "/latest/meta-data/instance-id", headers=(("X-aws-ec2-metadata-token", "tok"),)
+    )
     assert decision.action is Action.ALLOW
     _, decision = judge(fw, "/latest/api/token", method="PUT", headers=((TTL, "60"),))
     assert decision.action is Action.ANSWER
@@ -133,3 +157,8 @@ def test_imdsv2_required_answers_tokenless_gets_with_401(tmp_path):
 
 def test_no_response_header_is_added_for_aws(firewalls):
     assert firewalls[AWS].always_headers == ()
+
+
+def test_token_put_with_trailing_slash_is_validated_too(firewalls):
+    _, decision = judge(firewalls[AWS], "/latest/api/token/", method="PUT")
+    assert (decision.status, decision.rule_id) == (400, "aws.token.ttl")

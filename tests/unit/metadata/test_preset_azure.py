@@ -18,13 +18,25 @@ ALLOWED = [
     ("/metadata/instance" + Q, "azure.instance", 0.0, True),
     ("/metadata/instance/compute" + Q, "azure.compute", 0.0, True),
     ("/metadata/instance/compute/" + Q, "azure.compute", 0.0, True),
-    ("/metadata/instance/compute/vmId" + Q + "&format=text", "azure.compute-immutable",
-     IMMUTABLE_TTL, False),
-    ("/metadata/instance/compute/location" + Q + "&format=text", "azure.compute-immutable",
-     IMMUTABLE_TTL, False),
+    (
+        "/metadata/instance/compute/vmId" + Q + "&format=text",
+        "azure.compute-immutable",
+        IMMUTABLE_TTL,
+        False,
+    ),
+    (
+        "/metadata/instance/compute/location" + Q + "&format=text",
+        "azure.compute-immutable",
+        IMMUTABLE_TTL,
+        False,
+    ),
     ("/metadata/instance/compute/tagsList" + Q, "azure.compute", 0.0, False),
-    ("/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress" + Q,
-     "azure.network", 0.0, False),
+    (
+        "/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress" + Q,
+        "azure.network",
+        0.0,
+        False,
+    ),
     ("/metadata/scheduledevents" + Q, "azure.scheduledevents", 0.0, False),
     ("/metadata/versions", "azure.versions", 0.0, False),
     ("/METADATA/Instance/COMPUTE/VMID" + Q, "azure.compute-immutable", IMMUTABLE_TTL, False),
@@ -32,8 +44,9 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("target", "rule_id", "ttl", "transformed"), ALLOWED)
-def test_allowed_paths_forward_with_the_metadata_header(firewalls, target, rule_id, ttl,
-                                                        transformed):
+def test_allowed_paths_forward_with_the_metadata_header(
+    firewalls, target, rule_id, ttl, transformed
+):
     _, decision = judge(firewalls[AZ], target, headers=(AZURE,))
     assert (decision.action, decision.rule_id, decision.cache_ttl) == (Action.ALLOW, rule_id, ttl)
     assert decision.forward_headers == (("Metadata", "true"),)
@@ -44,8 +57,12 @@ def test_allowed_paths_forward_with_the_metadata_header(firewalls, target, rule_
 def test_instance_document_loses_user_data_and_custom_data(firewalls):
     _, decision = judge(firewalls[AZ], "/metadata/instance" + Q, headers=(AZURE,))
     document = {
-        "compute": {"vmId": "v", "userData": "c2VjcmV0", "customData": "x",
-                    "osProfile": {"adminUsername": "a", "CustomData": "y"}},
+        "compute": {
+            "vmId": "v",
+            "userData": "c2VjcmV0",
+            "customData": "x",
+            "osProfile": {"adminUsername": "a", "CustomData": "y"},
+        },
         "network": {"interface": []},
     }
     assert decision.transform is not None
@@ -57,12 +74,24 @@ def test_instance_document_loses_user_data_and_custom_data(firewalls):
 
 
 DENIED = [
-    ("/metadata/identity/oauth2/token" + Q + "&resource=https://management.azure.com/", 400,
-     "azure.identity-token", b'{"error":"invalid_request","error_description":"Identity not found"}'),
-    ("/metadata/identity/oauth2/token" + Q + "&resource=x&client_id=abc", 400,
-     "azure.identity-token", b'{"error":"invalid_request","error_description":"Identity not found"}'),
-    ("/Metadata/Identity/OAuth2/Token" + Q + "&resource=x", 400, "azure.identity-token",
-     b'{"error":"invalid_request","error_description":"Identity not found"}'),
+    (
+        "/metadata/identity/oauth2/token" + Q + "&resource=https://management.azure.com/",
+        400,
+        "azure.identity-token",
+        b'{"error":"invalid_request","error_description":"Identity not found"}',
+    ),
+    (
+        "/metadata/identity/oauth2/token" + Q + "&resource=x&client_id=abc",
+        400,
+        "azure.identity-token",
+        b'{"error":"invalid_request","error_description":"Identity not found"}',
+    ),
+    (
+        "/Metadata/Identity/OAuth2/Token" + Q + "&resource=x",
+        400,
+        "azure.identity-token",
+        b'{"error":"invalid_request","error_description":"Identity not found"}',
+    ),
     ("/metadata/identity/info" + Q, 404, "azure.identity", NOT_FOUND),
     ("/metadata/attested/document" + Q, 404, "azure.attested", NOT_FOUND),
     ("/metadata/instance/compute/userData" + Q + "&format=text", 404, "azure.user-data", NOT_FOUND),
@@ -100,17 +129,37 @@ def test_cve_2022_23551_backslash_bypass_is_refused(firewalls, target):
 @pytest.mark.parametrize(
     ("target", "headers", "rule_id", "error"),
     [
-        ("/metadata/instance" + Q, (), "azure.header",
-         "Bad request. Required metadata header not specified"),
-        ("/metadata/instance" + Q, (("Metadata", "false"),), "azure.header",
-         "Bad request. Required metadata header not specified"),
-        ("/metadata/identity/oauth2/token" + Q + "&resource=x", (), "azure.header",
-         "Bad request. Required metadata header not specified"),
-        ("/metadata/instance" + Q, (AZURE, ("X-Forwarded-For", "1.2.3.4")), "azure.forwarded",
-         "Bad request. Request contains X-Forwarded-For header"),
-        ("/metadata/instance", (AZURE,), "azure.api-version",
-         "Bad request. api-version was not specified in the request. "
-         "For more information refer to aka.ms/azureimds"),
+        (
+            "/metadata/instance" + Q,
+            (),
+            "azure.header",
+            "Bad request. Required metadata header not specified",
+        ),
+        (
+            "/metadata/instance" + Q,
+            (("Metadata", "false"),),
+            "azure.header",
+            "Bad request. Required metadata header not specified",
+        ),
+        (
+            "/metadata/identity/oauth2/token" + Q + "&resource=x",
+            (),
+            "azure.header",
+            "Bad request. Required metadata header not specified",
+        ),
+        (
+            "/metadata/instance" + Q,
+            (AZURE, ("X-Forwarded-For", "1.2.3.4")),
+            "azure.forwarded",
+            "Bad request. Request contains X-Forwarded-For header",
+        ),
+        (
+            "/metadata/instance",
+            (AZURE,),
+            "azure.api-version",
+            "Bad request. api-version was not specified in the request. "
+            "For more information refer to aka.ms/azureimds",
+        ),
     ],
 )
 def test_protocol_refusals_are_400_json(firewalls, target, headers, rule_id, error):

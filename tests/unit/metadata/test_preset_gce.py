@@ -33,8 +33,11 @@ ALLOWED = [
     (V1 + "/instance/service-accounts/default/", "gce.service-accounts", 0.0),
     (V1 + "/instance/service-accounts/default/email", "gce.service-accounts", 0.0),
     (V1 + "/instance/service-accounts/default/scopes", "gce.service-accounts", 0.0),
-    (V1 + "/instance/maintenance-event?wait_for_change=true&last_etag=abc&timeout_sec=30",
-     "gce.instance", 0.0),
+    (
+        V1 + "/instance/maintenance-event?wait_for_change=true&last_etag=abc&timeout_sec=30",
+        "gce.instance",
+        0.0,
+    ),
     (V1 + "/universe/universe-domain", "gce.universe", 0.0),
 ]
 
@@ -67,7 +70,10 @@ CONCEALED_PATHS = [
     (V1 + "/instance/service-accounts/default/token", "gce.token"),
     (V1 + "/instance/service-accounts/default/token?scopes=x", "gce.token"),
     (V1 + "/instance/service-accounts/node@p.iam.gserviceaccount.com/token", "gce.token"),
-    (V1 + "/instance/service-accounts/default/identity?audience=https://x&format=full", "gce.identity"),
+    (
+        V1 + "/instance/service-accounts/default/identity?audience=https://x&format=full",
+        "gce.identity",
+    ),
     ("/computemetadata/V1/instance/attributes/kube-env", "gce.concealed-attribute"),
 ]
 
@@ -81,13 +87,24 @@ def test_secrets_are_concealed(firewalls, target, rule_id):
 
 @pytest.mark.parametrize(
     "target",
-    [V1 + "/?recursive=true", V1 + "/instance/?recursive=true",
-     V1 + "/instance/attributes/?recursive=true", V1 + "/instance/service-accounts/?recursive=true",
-     V1 + "/project/?recursive=false", V1 + "/instance/service-accounts/default?recursive=true"],
+    [
+        V1 + "/?recursive=true",
+        V1 + "/instance/?recursive=true",
+        V1 + "/instance/attributes/?recursive=true",
+        V1 + "/instance/service-accounts/?recursive=true",
+        V1 + "/project/?recursive=false",
+        V1 + "/instance/service-accounts/default?recursive=true",
+        "/?recursive=true",  # the root too: found by the fuzz target
+        "/computeMetadata/?recursive=true",
+    ],
 )
 def test_recursive_is_refused_outside_a_service_account(firewalls, target):
     _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
-    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, "gce.recursive", 403)
+    assert (decision.action, decision.rule_id, decision.status) == (
+        Action.DENY,
+        "gce.recursive",
+        403,
+    )
     assert decision.body == b"This metadata endpoint is concealed for ?recursive calls.\n"
 
 
@@ -96,10 +113,20 @@ def test_recursive_service_account_answer_keeps_only_email_aliases_scopes(firewa
     _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
     assert (decision.action, decision.rule_id) == (Action.ALLOW, "gce.service-account")
     assert decision.transform is not None
-    upstream = json.dumps({"email": "n@p.iam", "aliases": ["default"], "scopes": ["s"],
-                           "token": "ya29.secret", "identity": "x"}).encode()
-    assert json.loads(decision.transform(upstream)) == {"email": "n@p.iam", "aliases": ["default"],
-                                                        "scopes": ["s"]}
+    upstream = json.dumps(
+        {
+            "email": "n@p.iam",
+            "aliases": ["default"],
+            "scopes": ["s"],
+            "token": "ya29.secret",
+            "identity": "x",
+        }
+    ).encode()
+    assert json.loads(decision.transform(upstream)) == {
+        "email": "n@p.iam",
+        "aliases": ["default"],
+        "scopes": ["s"],
+    }
     assert decision.transform(b"not json") == b"{}"
     assert decision.transform(b"[1]") == b"{}"
 
@@ -108,17 +135,37 @@ def test_recursive_service_account_answer_keeps_only_email_aliases_scopes(firewa
     ("target", "headers", "rule_id", "body"),
     [
         (V1 + "/instance/id", (), "gce.flavor", b"Missing Metadata-Flavor:Google header.\n"),
-        (V1 + "/instance/id", (("Metadata-Flavor", "google"),), "gce.flavor",
-         b"Missing Metadata-Flavor:Google header.\n"),
+        (
+            V1 + "/instance/id",
+            (("Metadata-Flavor", "google"),),
+            "gce.flavor",
+            b"Missing Metadata-Flavor:Google header.\n",
+        ),
         ("/computeMetadata/", (), "gce.flavor", b"Missing Metadata-Flavor:Google header.\n"),
-        (V1 + "/instance/id", (FLAVOR, ("X-Forwarded-For", "1.2.3.4")), "gce.forwarded",
-         b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n"),
-        ("/", (("X-Forwarded-For", "1.2.3.4"),), "gce.forwarded",
-         b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n"),
-        ("/0.1/meta-data/attributes/kube-env", (), "gce.legacy",
-         b"This metadata API is not allowed by the metadata proxy.\n"),
-        ("/computeMetadata/v1beta1/instance/attributes/kube-env", (FLAVOR,), "gce.legacy",
-         b"This metadata API is not allowed by the metadata proxy.\n"),
+        (
+            V1 + "/instance/id",
+            (FLAVOR, ("X-Forwarded-For", "1.2.3.4")),
+            "gce.forwarded",
+            b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n",
+        ),
+        (
+            "/",
+            (("X-Forwarded-For", "1.2.3.4"),),
+            "gce.forwarded",
+            b"Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n",
+        ),
+        (
+            "/0.1/meta-data/attributes/kube-env",
+            (),
+            "gce.legacy",
+            b"This metadata API is not allowed by the metadata proxy.\n",
+        ),
+        (
+            "/computeMetadata/v1beta1/instance/attributes/kube-env",
+            (FLAVOR,),
+            "gce.legacy",
+            b"This metadata API is not allowed by the metadata proxy.\n",
+        ),
     ],
 )
 def test_protocol_refusals_are_403(firewalls, target, headers, rule_id, body):
@@ -127,9 +174,15 @@ def test_protocol_refusals_are_403(firewalls, target, headers, rule_id, body):
     assert decision.body == body
 
 
-@pytest.mark.parametrize("target", [V1 + "/instance/guest-attributes/x", V1 + "/oslogin/users",
-                                    V1 + "/instance/service-accounts/default/unknown",
-                                    "/computeMetadata/v2/instance/id"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        V1 + "/instance/guest-attributes/x",
+        V1 + "/oslogin/users",
+        V1 + "/instance/service-accounts/default/unknown",
+        "/computeMetadata/v2/instance/id",
+    ],
+)
 def test_unlisted_paths_are_404(firewalls, target):
     _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
     assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, "default", 404)
@@ -148,5 +201,7 @@ def test_policy_file_conceals_extra_attributes(tmp_path):
 
 
 def test_long_polls_are_never_cached(firewalls):
-    _, decision = judge(firewalls[GCE], V1 + "/instance/zone?wait_for_change=true", headers=(FLAVOR,))
+    _, decision = judge(
+        firewalls[GCE], V1 + "/instance/zone?wait_for_change=true", headers=(FLAVOR,)
+    )
     assert (decision.action, decision.cache_ttl) == (Action.ALLOW, 0.0)

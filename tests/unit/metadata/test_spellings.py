@@ -10,12 +10,12 @@ refused, concealed or denied, never forwarded.
 from __future__ import annotations
 
 import pytest
+from fuzz import target
+from fuzz.oracle import reads_as_secret
+from fuzz.target import GOOD_HEADERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.oracle import reads_as_secret
-from fuzz import target
-from fuzz.target import GOOD_HEADERS
 from podwarden.metadata import firewall
 from podwarden.metadata.model import Action, ProviderName
 from tests.unit.metadata.conftest import raw
@@ -55,13 +55,63 @@ LOOKALIKES = {
     "e": "\u0435",  # Cyrillic e
     "-": "\u2010",  # hyphen
 }
-INSERTIONS = ("/./", "/../", "//", "\\", "/x/../", "/;/", "/%2e/", "/%2e%2e/", "%2f", "%5c",
-              "%00", "%0a", "\t", " ", ";", "%3b")
-SUFFIXES = ("", "/", ".", "..", "%2e", " ", "%20", "/.", "/..", "/%2e", "#", "#x", "?", "%3f",
-            "%23", "\\", "~", "%7e", ";x")
-QUERY_JUNK = ("", "recursive=true", "alt=json", "alt=text", "wait_for_change=true", "x=1",
-              "format=text", "api-version=2019-01-01", "API-VERSION=1", "a", "=", "&", "%00=1",
-              "recursive=true&recursive=false", "last_etag=0;x", "audience=https://x/%2e%2e/")
+INSERTIONS = (
+    "/./",
+    "/../",
+    "//",
+    "\\",
+    "/x/../",
+    "/;/",
+    "/%2e/",
+    "/%2e%2e/",
+    "%2f",
+    "%5c",
+    "%00",
+    "%0a",
+    "\t",
+    " ",
+    ";",
+    "%3b",
+)
+SUFFIXES = (
+    "",
+    "/",
+    ".",
+    "..",
+    "%2e",
+    " ",
+    "%20",
+    "/.",
+    "/..",
+    "/%2e",
+    "#",
+    "#x",
+    "?",
+    "%3f",
+    "%23",
+    "\\",
+    "~",
+    "%7e",
+    ";x",
+)
+QUERY_JUNK = (
+    "",
+    "recursive=true",
+    "alt=json",
+    "alt=text",
+    "wait_for_change=true",
+    "x=1",
+    "format=text",
+    "api-version=2019-01-01",
+    "API-VERSION=1",
+    "a",
+    "=",
+    "&",
+    "%00=1",
+    "recursive=true&recursive=false",
+    "last_etag=0;x",
+    "audience=https://x/%2e%2e/",
+)
 
 
 def _char(how: str, char: str) -> str:
@@ -92,14 +142,29 @@ def spellings(draw: st.DrawFn) -> tuple[ProviderName, str]:
     provider = draw(st.sampled_from(list(ProviderName)))
     path = draw(st.sampled_from(SECRETS[provider]))
     if provider is ProviderName.AWS:
-        version = draw(st.sampled_from(("latest", "1.0", "2009-04-04", "2021-07-15", "LATEST",
-                                        "Latest", "%6catest", "latest.", "latest/")))
+        version = draw(
+            st.sampled_from(
+                (
+                    "latest",
+                    "1.0",
+                    "2009-04-04",
+                    "2021-07-15",
+                    "LATEST",
+                    "Latest",
+                    "%6catest",
+                    "latest.",
+                    "latest/",
+                )
+            )
+        )
         path = path.replace("/latest", "/" + version, 1)
     # Few, targeted changes: a bypass needs the rest of the path intact.
     spelled = _segment_case(draw, path) if draw(st.booleans()) else path
     for _ in range(draw(st.integers(0, 2))):
         at = draw(st.integers(0, len(spelled) - 1))
-        how = draw(st.sampled_from(("swapcase", "upper", "pct", "pct-lower", "double", "lookalike")))
+        how = draw(
+            st.sampled_from(("swapcase", "upper", "pct", "pct-lower", "double", "lookalike"))
+        )
         spelled = spelled[:at] + _char(how, spelled[at]) + spelled[at + 1 :]
     for _ in range(draw(st.integers(0, 1)) if draw(st.booleans()) else 0):
         slashes = [i for i, c in enumerate(spelled) if c == "/"] or [0]
@@ -118,7 +183,7 @@ def spellings(draw: st.DrawFn) -> tuple[ProviderName, str]:
 @given(spellings())
 def test_no_spelling_of_a_secret_path_is_allowed(firewalls, case):
     provider, spelled = case
-    canonical, decision = firewalls[provider].evaluate(raw(spelled, headers=GOOD_HEADERS[provider]))
+    _, decision = firewalls[provider].evaluate(raw(spelled, headers=GOOD_HEADERS[provider]))
     assert decision.rule_id != "internal-error", decision.body
     assert decision.action is not Action.ALLOW, (spelled, decision)
 
@@ -134,8 +199,9 @@ def _case_variants() -> list[tuple[ProviderName, str]]:
                     variants.append((provider, "/".join(changed)))
                 for at, char in enumerate(segments[index]):
                     flipped = segments[index][:at] + char.swapcase() + segments[index][at + 1 :]
-                    variants.append((provider, "/".join([*segments[:index], flipped,
-                                                         *segments[index + 1 :]])))
+                    variants.append(
+                        (provider, "/".join([*segments[:index], flipped, *segments[index + 1 :]]))
+                    )
     return sorted(set(variants))
 
 
@@ -188,7 +254,26 @@ def test_a_permissive_policy_is_caught_by_the_fuzz_check(tmp_path):
     policy = tmp_path / "open.yaml"
     policy.write_text("mode: replace\nrules:\n  - {id: open, path: /**, action: allow}\n")
     open_firewall = firewall.build(ProviderName.GCE, policy_file=policy)
-    request = raw("/computeMetadata/v1/instance/attributes/kube-env",
-                  headers=GOOD_HEADERS[ProviderName.GCE])
+    request = raw(
+        "/computeMetadata/v1/instance/attributes/kube-env", headers=GOOD_HEADERS[ProviderName.GCE]
+    )
     with pytest.raises(target.Bypass):
         target.check(ProviderName.GCE, request, firewalls={ProviderName.GCE: open_firewall})
+
+
+@pytest.mark.parametrize(
+    ("provider", "target"),
+    [
+        (ProviderName.AWS, "/latest/user-data:"),
+        (ProviderName.AWS, "/latest/meta-data/iam:/info"),
+        (ProviderName.AWS, "/latest/dynamic/instance-identity/pkcs7+"),
+        (ProviderName.GCE, "/computeMetadata/v1/instance/attributes/kube-env:"),
+        (ProviderName.GCE, "/computeMetadata/v1/instance/service-accounts/default/token="),
+        (ProviderName.AZURE, "/metadata/instance/compute/userData:?api-version=1"),
+        (ProviderName.AZURE, "/metadata/identity:/oauth2/token?api-version=1&resource=x"),
+    ],
+)
+def test_suffixes_a_server_might_ignore_do_not_step_around_a_refusal(firewalls, provider, target):
+    _, decision = firewalls[provider].evaluate(raw(target, headers=GOOD_HEADERS[provider]))
+    assert decision.action is Action.DENY
+    assert decision.rule_id not in ("default", "canonical")  # refused by the secret's own rule

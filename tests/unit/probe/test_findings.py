@@ -134,6 +134,22 @@ def classify(looks_for, reading, obs, reachable_severity=Severity.INFO):
             (),
             Severity.INFO,
         ),
+        # GCE's recursive tree: only a non-empty attributes.kube-env counts
+        (
+            Exposure.KUBE_ENV,
+            Reading.GCE_TREE,
+            Observation(200, b'{"id": 1, "attributes": {"kube-env": "KUBELET_KEY: x"}}'),
+            (Exposure.KUBE_ENV,),
+            Severity.CRITICAL,
+        ),
+        (
+            Exposure.KUBE_ENV,
+            Reading.GCE_TREE,
+            Observation(200, b'{"id": 1, "attributes": {"cluster-name": "c"}}'),
+            (),
+            Severity.INFO,
+        ),
+        (Exposure.KUBE_ENV, Reading.GCE_TREE, Observation(200, b"id\nzone\n"), (), Severity.INFO),
         # WireServer: the host plugin's extension settings, not the version list
         (
             Exposure.BOOTSTRAP_TOKEN,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from podwarden import logs
 from podwarden.kube import selectors
-from podwarden.lab.apiserver import discovery, errors, openapi, patch, routes, tables
+from podwarden.lab.apiserver import access, discovery, errors, openapi, patch, routes, tables
 from podwarden.lab.apiserver.storage import Filter, Storage
 
 _log = logs.get("lab.apiserver")
@@ -47,11 +49,32 @@ async def _status_errors(request: web.Request, handler: Any) -> web.StreamRespon
 
 
 async def _body(request: web.Request) -> Any:
+    """JSON (or YAML) request bodies; protobuf is refused with 415, naming what is accepted."""
     raw = await request.read()
+    media = request.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    if "protobuf" in media or "cbor" in media:
+        raise errors.StatusError(
+            415,
+            "UnsupportedMediaType",
+            f"the lab API server does not decode {media} request bodies - accepted media types "
+            "include: application/json, application/yaml (kubectl's generator commands such as "
+            "`create namespace` send protobuf: use `kubectl create -f` or `apply -f` instead)",
+        )
+    if not raw:
+        return {}
     try:
-        return json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+        if "yaml" in media and "patch" not in media:
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"the request body could not be decoded: {exc}") from None
+
+
+def _dry_run(request: web.Request) -> bool:
+    value = request.query.get("dryRun", "")
+    if value not in ("", "All"):
+        raise errors.bad_request(f'unsupported dry run value: "{value}" (accepted: All)')
+    return value == "All"
 
 
 def _selection(request: web.Request, target: routes.Target) -> Filter:
@@ -91,8 +114,8 @@ def _as_table(
 
 def _list(request: web.Request, storage: Storage, target: routes.Target) -> web.Response:
     items, version = storage.select(_selection(request, target))
-    start = int(request.query.get("continue", "0") or 0)
-    limit = int(request.query.get("limit", "0") or 0)
+    start = _count(request, "continue")
+    limit = _count(request, "limit")
     metadata: dict[str, Any] = {"resourceVersion": str(version)}
     page = items[start:]
     if limit and len(page) > limit:
@@ -116,6 +139,14 @@ def _list(request: web.Request, storage: Storage, target: routes.Target) -> web.
     )
 
 
+def _count(request: web.Request, name: str) -> int:
+    """A non-negative integer query parameter (0 when absent); 400 BadRequest otherwise."""
+    text = request.query.get(name, "") or "0"
+    if not text.isdigit():
+        raise errors.bad_request(f"{name}: {text!r} is not a non-negative integer")
+    return int(text)
+
+
 def _since(request: web.Request) -> int | None:
     text = request.query.get("resourceVersion", "")
     if text in ("", "0"):
@@ -132,7 +163,7 @@ async def _watch(
     selection = _selection(request, target)
     since = _since(request)
     bookmarks = request.query.get("allowWatchBookmarks") in ("true", "1")
-    timeout = float(request.query.get("timeoutSeconds", "0") or 0) or None
+    timeout = _count(request, "timeoutSeconds") or None
     interval = request.app[BOOKMARK_KEY]
     table_version = tables.wants_table(request.headers.get("Accept", ""))
     response = web.StreamResponse(headers={"Content-Type": JSON})
@@ -178,9 +209,13 @@ async def _watch(
                 continue
             if item is None:
                 break
-            await send(*item)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+            kind, obj, written = item
+            late = written + storage.watch_delay - time.monotonic()
+            if storage.watch_delay and late > 0:
+                await asyncio.sleep(late)  # lab knob: events arrive `watch_delay` late
+            await send(kind, obj)
+    except ConnectionResetError:
+        pass  # the client went away
     finally:
         storage.stop(watcher)
     return response
@@ -197,7 +232,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
         if method == "GET":
             return _list(request, storage, target)
         if method == "POST":
-            created = storage.create(rtype, ns, await _body(request))
+            created = storage.create(rtype, ns, await _body(request), dry_run=_dry_run(request))
             return _json(created, status=201)
         if method == "DELETE":
             items, _version = storage.select(_selection(request, target))
@@ -218,19 +253,28 @@ async def resource(request: web.Request) -> web.StreamResponse:
         table = _as_table(request, rtype.kind, [obj], storage.version)
         return _json(table if table is not None else obj)
     if method == "PUT":
-        return _json(storage.update(rtype, ns, name, await _body(request), subresource=sub))
+        body = await _body(request)
+        dry_run = _dry_run(request)
+        return _json(storage.update(rtype, ns, name, body, subresource=sub, dry_run=dry_run))
     if method == "PATCH":
+        patch.check_media_type(request.headers.get("Content-Type", ""))
         body = await _body(request)
         current = storage.get(rtype, ns, name)
         patched = patch.apply(request.headers.get("Content-Type", ""), current, body)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         # a resourceVersion in the patch is a precondition (409 if stale), as upstream
-        return _json(storage.update(rtype, ns, name, patched, subresource=sub))
+        dry_run = _dry_run(request)
+        return _json(storage.update(rtype, ns, name, patched, subresource=sub, dry_run=dry_run))
     if method == "DELETE":
         options = await _body(request)
-        preconditions = options.get("preconditions") if isinstance(options, dict) else None
-        return _json(storage.delete(rtype, ns, name, preconditions=preconditions))
+        options = options if isinstance(options, dict) else {}
+        preconditions = options.get("preconditions")
+        grace = options.get("gracePeriodSeconds")
+        if grace is None and "gracePeriodSeconds" in request.query:
+            grace = _count(request, "gracePeriodSeconds")
+        dry_run = _dry_run(request)
+        return _json(storage.delete(rtype, ns, name, preconditions=preconditions, dry_run=dry_run))
     raise errors.method_not_allowed(method)
 
 
@@ -342,6 +386,7 @@ def build(
     app.router.add_get("/openapi/v3", openapi_index)
     app.router.add_get("/openapi/v3/{tail:.+}", openapi_document)
     app.router.add_route("*", "/openapi/{tail:.*}", not_found)  # no v2: kubectl uses v3
+    app.router.add_post(access.PATH, access.handler(STORAGE_KEY))  # H9: before the catch-all
     app.router.add_route("*", "/api/v1/{tail:.+}", resource)
     app.router.add_route("*", "/apis/{group}/{version}/{tail:.+}", resource)
     return app

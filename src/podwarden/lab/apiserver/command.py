@@ -45,8 +45,16 @@ async def _serve(
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON or YAML file loaded at start and rewritten after every change.",
 )
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this PEM certificate (chain).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The PEM private key of --tls-cert.",
+)
 @click.option(
     "--token",
     envvar="PODWARDEN_LAB_APISERVER_TOKEN",
@@ -64,6 +72,19 @@ async def _serve(
     show_default=True,
     help="Seconds between BOOKMARK events on idle watches that asked for them.",
 )
+@click.option(
+    "--watch-delay",
+    default=0.0,
+    show_default=True,
+    help="Hold every watch event back this many seconds (to test late events).",
+)
+@click.option(
+    "--pod-termination",
+    default=0.0,
+    show_default=True,
+    help="Seconds (at most) a deleted pod stays Terminating, as if a kubelet ran it; "
+    "0 deletes at once.",
+)
 def apiserver(
     listen: str,
     state_file: Path | None,
@@ -72,6 +93,8 @@ def apiserver(
     token: str | None,
     history: int,
     bookmark_interval: float,
+    watch_delay: float,
+    pod_termination: float,
 ) -> None:
     """Serve an embedded Kubernetes API (what podwarden and kubectl use)."""
     if (tls_cert is None) != (tls_key is None):
@@ -80,7 +103,12 @@ def apiserver(
     logs.configure()
     try:
         server = LabApiServer(
-            state_file=state_file, history=history, bookmark_interval=bookmark_interval, token=token
+            state_file=state_file,
+            history=history,
+            bookmark_interval=bookmark_interval,
+            watch_delay=watch_delay,
+            pod_termination=pod_termination,
+            token=token,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -8,6 +8,7 @@ looks the same as against a real cluster.
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import uuid
@@ -135,6 +136,17 @@ def stamp_new(rtype: ResourceType, obj: dict[str, Any], *, namespace: str | None
         obj["status"] = {"phase": "Active"}
     elif rtype.kind == "Pod":
         _default_pod(obj)
+
+
+def normalise(rtype: ResourceType, obj: dict[str, Any]) -> None:
+    """Write-time conversions every create and update gets (a Secret's stringData)."""
+    if rtype.kind == "Secret":
+        obj.setdefault("type", "Opaque")
+        plain = obj.pop("stringData", None)
+        if isinstance(plain, dict):
+            data = obj.setdefault("data", {})
+            for key, value in plain.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _default_pod(obj: dict[str, Any]) -> None:

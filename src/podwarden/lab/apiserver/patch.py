@@ -207,6 +207,13 @@ def json_patch(target: Any, operations: Any) -> Any:
     return doc
 
 
+def check_media_type(content_type: str) -> None:
+    """415 for anything but the three formats (server-side apply is not served)."""
+    media = content_type.split(";", 1)[0].strip()
+    if media not in (MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH):
+        raise errors.unsupported_media_type(content_type)
+
+
 def apply(content_type: str, target: dict[str, Any], body: Any) -> Any:
     """Dispatch on the request's Content-Type (parameters ignored)."""
     media = content_type.split(";", 1)[0].strip()

@@ -105,6 +105,8 @@ class LabApiServer:
         state_file: Path | None = None,
         history: int = 10_000,
         bookmark_interval: float = 5.0,
+        watch_delay: float = 0.0,
+        pod_termination: float = 0.0,
         save_delay: float = 0.2,
         token: str | None = None,
     ) -> None:
@@ -114,13 +116,14 @@ class LabApiServer:
         self._save_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._bookmark_interval = bookmark_interval
+        self.storage.watch_delay = watch_delay
+        self.storage.pod_termination = pod_termination
         self.auth = app.TokenAuth(token) if token else None
         self.url = ""
         if state_file is not None and state_file.exists() and state_file.stat().st_size:
             load_state(self.storage, state_file)
+        namespaces = self.storage_type("namespaces")
         for name in SYSTEM_NAMESPACES:
-            namespaces = REGISTRY.by_path("", "v1", "namespaces")
-            assert namespaces is not None
             with contextlib.suppress(errors.StatusError):
                 self.storage.create(namespaces, None, {"metadata": {"name": name}})
         self.storage.floor = self.storage.version  # history starts now

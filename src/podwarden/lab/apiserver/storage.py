@@ -10,17 +10,25 @@ the history so tests can force the 410 path of a reflector.
 from __future__ import annotations
 
 import asyncio
-import copy
+import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from podwarden.kube import selectors
 from podwarden.lab.apiserver import defaults, errors
 from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
 
 Key = tuple[str, str, str]  # (group/plural, namespace, name)
+CloneT = TypeVar("CloneT")
+
+
+def clone(obj: CloneT) -> CloneT:
+    """A deep copy through JSON: 3-5x faster than copy.deepcopy for API objects, and it
+    normalises what YAML may have produced (dates) to the strings JSON clients expect."""
+    return cast(CloneT, json.loads(json.dumps(obj, default=str)))
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Event:
     rtype: ResourceType
     obj: dict[str, Any]
     old: dict[str, Any] | None
+    at: float = 0.0  # time.monotonic() of the write, for the optional delivery delay
 
 
 @dataclass
@@ -57,7 +66,7 @@ class Watcher:
     """A live watch: events already filtered and typed as the client must see them."""
 
     filter: Filter
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(
+    queue: asyncio.Queue[tuple[str, dict[str, Any], float] | None] = field(
         default_factory=asyncio.Queue
     )  # None ends the stream
 
@@ -72,7 +81,7 @@ class Watcher:
             return
         else:
             kind = event.type
-        self.queue.put_nowait((kind, event.obj))
+        self.queue.put_nowait((kind, event.obj, event.at))
 
 
 def _key(rtype: ResourceType, namespace: str | None, name: str) -> Key:
@@ -90,6 +99,8 @@ class Storage:
         self._history_limit = history
         self._watchers: set[Watcher] = set()
         self.on_change: Callable[[], None] = lambda: None
+        self.watch_delay = 0.0  # seconds each watch event is held back (late-event tests)
+        self.pod_termination = 0.0  # >0: pods terminate gracefully, for at most this long
 
     # ---- reads -------------------------------------------------------------------
 
@@ -97,11 +108,11 @@ class Storage:
         found = self._objects.get(_key(rtype, namespace, name))
         if found is None:
             raise errors.not_found(rtype.plural, name, group=rtype.group)
-        return copy.deepcopy(found)
+        return clone(found)
 
     def select(self, selection: Filter) -> tuple[list[dict[str, Any]], int]:
         items = [
-            copy.deepcopy(obj)
+            clone(obj)
             for (plural, _ns, _name), obj in sorted(self._objects.items())
             if plural == f"{selection.rtype.group}/{selection.rtype.plural}"
             and selection.matches(selection.rtype, obj)
@@ -109,7 +120,7 @@ class Storage:
         return items, self.version
 
     def all_objects(self) -> list[dict[str, Any]]:
-        return [copy.deepcopy(obj) for obj in self._objects.values()]
+        return [clone(obj) for obj in self._objects.values()]
 
     # ---- watches -----------------------------------------------------------------
 
@@ -119,7 +130,7 @@ class Storage:
         if since is None:
             items, _ = self.select(selection)
             for obj in items:
-                watcher.queue.put_nowait(("ADDED", obj))
+                watcher.queue.put_nowait(("ADDED", obj, 0.0))
         elif since < self.floor:
             raise errors.gone(f"too old resource version: {since} ({self.floor})")
         else:
@@ -149,7 +160,8 @@ class Storage:
     def _record(
         self, kind: str, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
-        event = Event(self.version, kind, rtype, copy.deepcopy(obj), old)
+        # stored dicts are never mutated, so history and watchers share them
+        event = Event(self.version, kind, rtype, obj, old, time.monotonic())
         self._history.append(event)
         while len(self._history) > self._history_limit:
             self.floor = self._history.popleft().version
@@ -164,9 +176,15 @@ class Storage:
     # ---- writes ------------------------------------------------------------------
 
     def create(
-        self, rtype: ResourceType, namespace: str | None, obj: dict[str, Any]
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        obj: dict[str, Any],
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        obj = copy.deepcopy(obj)
+        """Store a new object (`dry_run`: validate and default only, as `?dryRun=All`)."""
+        obj = clone(obj)
         metadata = obj.setdefault("metadata", {})
         if rtype.namespaced:
             given = metadata.get("namespace")
@@ -181,17 +199,20 @@ class Storage:
             if _key(ns_type, None, namespace) not in self._objects:
                 raise errors.not_found("namespaces", namespace)
         defaults.stamp_new(rtype, obj, namespace=namespace if rtype.namespaced else None)
+        defaults.normalise(rtype, obj)
         defaults.validate(rtype, obj)
         name = str(obj["metadata"]["name"])
         key = _key(rtype, namespace if rtype.namespaced else None, name)
         if key in self._objects:
             raise errors.already_exists(rtype.plural, name, group=rtype.group)
+        if dry_run:
+            return obj
         self._next_version(obj)
         self._objects[key] = obj
         self._record("ADDED", rtype, obj, None)
         if rtype.kind == "Namespace":
             self._create_default_account(name)
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def _create_default_account(self, namespace: str) -> None:
         """The service-account controller's job: every namespace has `default`."""
@@ -208,12 +229,14 @@ class Storage:
         obj: dict[str, Any],
         *,
         subresource: str = "",
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """Replace an object (409 on a stale resourceVersion; a no-op write changes nothing)."""
         key = _key(rtype, namespace, name)
         old = self._objects.get(key)
         if old is None:
             raise errors.not_found(rtype.plural, name, group=rtype.group)
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         metadata = new.setdefault("metadata", {})
         if metadata.get("name") not in (None, name):
             raise errors.bad_request(
@@ -224,22 +247,22 @@ class Storage:
         if wanted and wanted != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rtype.plural, name, group=rtype.group)
         new = self._merge_update(rtype, old, new, subresource=subresource)
+        defaults.normalise(rtype, new)
         defaults.validate(rtype, new)
-        comparable = copy.deepcopy(new)
-        comparable["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        if comparable == old:
-            return copy.deepcopy(old)  # a no-op write takes no version and sends no event
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new == old or dry_run:
+            return new  # a no-op write takes no version and sends no event
         self._next_version(new)
         self._objects[key] = new
-        self._record("MODIFIED", rtype, new, copy.deepcopy(old))
-        return copy.deepcopy(new)
+        self._record("MODIFIED", rtype, new, old)
+        return clone(new)
 
     def _merge_update(
         self, rtype: ResourceType, old: dict[str, Any], new: dict[str, Any], *, subresource: str
     ) -> dict[str, Any]:
         """Keep what a client may not change; split main resource and /status writes."""
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = clone(old)
             merged["status"] = new.get("status", {})
             return merged
         new["kind"], new["apiVersion"] = rtype.kind, rtype.api_version
@@ -250,6 +273,7 @@ class Storage:
             "namespace",
             "name",
             "deletionTimestamp",
+            "deletionGracePeriodSeconds",
             "generation",
         ):
             if kept in old["metadata"]:
@@ -272,7 +296,16 @@ class Storage:
         name: str,
         *,
         preconditions: dict[str, Any] | None = None,
+        grace_period: int | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """Remove an object; a Namespace takes its contents with it.
+
+        With `pod_termination` > 0 a scheduled, running pod is first marked
+        (deletionTimestamp, a MODIFIED event) and removed when its grace period
+        (capped at `pod_termination` seconds) ends, the way the kubelet finishes
+        it; `grace_period=0` removes at once, like `kubectl delete --force`.
+        """
         key = _key(rtype, namespace, name)
         old = self._objects.get(key)
         if old is None:
@@ -281,17 +314,60 @@ class Storage:
             wanted = (preconditions or {}).get(field_name)
             if wanted and wanted != old["metadata"].get(field_name):
                 raise errors.conflict(rtype.plural, name, group=rtype.group)
+        if dry_run:
+            return clone(old)
+        delay = self._termination_delay(rtype, old, grace_period)
+        if delay > 0:
+            return self._mark_terminating(rtype, key, old, delay)
         if rtype.kind == "Namespace":
             for other in [k for k in self._objects if k[1] == name and k[0] != key[0]]:
                 child = self._objects[other]
                 child_type = REGISTRY.by_kind(child["apiVersion"], child["kind"])
                 if child_type is not None and child_type.namespaced:
-                    self.delete(child_type, name, other[2])
+                    self.delete(child_type, name, other[2], grace_period=0)
         del self._objects[key]
-        gone = copy.deepcopy(old)
+        gone = clone(old)
         self._next_version(gone)
-        self._record("DELETED", rtype, gone, copy.deepcopy(old))
-        return gone
+        self._record("DELETED", rtype, gone, old)
+        return clone(gone)
+
+    def _termination_delay(
+        self, rtype: ResourceType, obj: dict[str, Any], grace_period: int | None
+    ) -> float:
+        if rtype.kind != "Pod" or self.pod_termination <= 0 or grace_period == 0:
+            return 0.0
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0.0  # nothing runs it: upstream deletes such pods at once too
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return 0.0
+        requested = grace_period
+        if requested is None:
+            requested = int(spec.get("terminationGracePeriodSeconds") or 30)
+        return float(min(requested, self.pod_termination))
+
+    def _mark_terminating(
+        self, rtype: ResourceType, key: Key, old: dict[str, Any], delay: float
+    ) -> dict[str, Any]:
+        if old["metadata"].get("deletionTimestamp"):
+            return clone(old)  # already terminating
+        marked = clone(old)
+        marked["metadata"]["deletionTimestamp"] = defaults.now()
+        marked["metadata"]["deletionGracePeriodSeconds"] = int(delay)
+        self._next_version(marked)
+        self._objects[key] = marked
+        self._record("MODIFIED", rtype, marked, old)
+        uid = marked["metadata"].get("uid")
+
+        def finish() -> None:
+            current = self._objects.get(key)
+            if current is not None and current["metadata"].get("uid") == uid:
+                self.delete(rtype, key[1] or None, key[2], grace_period=0)
+
+        asyncio.get_running_loop().call_later(delay, finish)
+        return clone(marked)
 
     # ---- persistence ---------------------------------------------------------------
 
@@ -310,6 +386,6 @@ class Storage:
                 continue
             metadata = obj.get("metadata") or {}
             ns = metadata.get("namespace") if rtype.namespaced else None
-            self._objects[_key(rtype, ns, str(metadata.get("name")))] = copy.deepcopy(obj)
+            self._objects[_key(rtype, ns, str(metadata.get("name")))] = clone(obj)
         self.version = max(int(state.get("resourceVersion") or 0), self.version)
         self.floor = self.version

@@ -60,7 +60,7 @@ def _deny(rule: Rule) -> Decision:
 
 def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
     """IMDS's own checks, before any rule: token PUT validation and required IMDSv2."""
-    if req.method == "PUT" and req.path == TOKEN_PATH:
+    if req.method == "PUT" and req.path in (TOKEN_PATH, TOKEN_PATH + "/"):
         if "x-forwarded-for" in req.headers:
             return _page_decision("aws.token.forwarded", 403)
         ttl = req.headers.get(TTL_HEADER, "")
@@ -79,7 +79,7 @@ def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
 def rule_path(pattern: str) -> str:
     """Policy files may write `/latest/...` (or a dated version); rules match the tree."""
     version, slash, rest = pattern[1:].partition("/")
-    if pattern.startswith("/") and AWS_VERSION.match(version):
+    if pattern.startswith("/") and AWS_VERSION.fullmatch(version):
         return "/" + rest if slash else "/"
     return pattern
 
@@ -93,16 +93,20 @@ def _refuse(rule_id: str, path: str) -> Rule:
 
 
 def preset(options: Options) -> tuple[Rule, ...]:
-    """Strict preset: secrets refused by name first, then the allowlist; the rest is 404."""
+    """Strict preset: secrets refused by name first, then the allowlist; the rest is 404.
+
+    Refusals cover every name that starts with a secret's name (`user-data*`)
+    so a suffix some server might ignore (`user-data:`) cannot step around them.
+    """
     return (
         # The node's role name and keys: the pod-identity work answers here
         # with handler "aws.credentials"; until then a pod sees no role.
-        _refuse("aws.iam", "/meta-data/iam/**"),
-        _refuse("aws.identity-credentials", "/meta-data/identity-credentials/**"),
-        _refuse("aws.user-data", "/user-data/**"),
-        _refuse("aws.identity-signature", "/dynamic/instance-identity/pkcs7/**"),
-        _refuse("aws.identity-signature", "/dynamic/instance-identity/signature/**"),
-        _refuse("aws.identity-signature", "/dynamic/instance-identity/rsa2048/**"),
+        _refuse("aws.iam", "/meta-data/iam*/**"),
+        _refuse("aws.identity-credentials", "/meta-data/identity-credentials*/**"),
+        _refuse("aws.user-data", "/user-data*/**"),
+        _refuse("aws.identity-signature", "/dynamic/instance-identity/pkcs7*/**"),
+        _refuse("aws.identity-signature", "/dynamic/instance-identity/signature*/**"),
+        _refuse("aws.identity-signature", "/dynamic/instance-identity/rsa2048*/**"),
         Rule(
             id="aws.token",
             action=RuleAction.ANSWER,

@@ -121,19 +121,21 @@ def preset(options: Options) -> tuple[Rule, ...]:
         Rule(
             id="azure.identity-token",
             action=RuleAction.DENY,
-            path="/metadata/identity/oauth2/token/**",
+            path="/metadata/identity/oauth2/token*/**",
             status=400,
             message="Identity not found",
         ),
-        Rule(id="azure.identity", action=RuleAction.DENY, path="/metadata/identity/**"),
-        Rule(id="azure.attested", action=RuleAction.DENY, path="/metadata/attested/**"),
+        Rule(id="azure.identity", action=RuleAction.DENY, path="/metadata/identity*/**"),
+        Rule(id="azure.attested", action=RuleAction.DENY, path="/metadata/attested*/**"),
         Rule(
-            id="azure.user-data", action=RuleAction.DENY, path="/metadata/instance/compute/userdata/**"
+            id="azure.user-data",
+            action=RuleAction.DENY,
+            path="/metadata/instance/compute/userdata*/**",
         ),
         Rule(
             id="azure.user-data",
             action=RuleAction.DENY,
-            path="/metadata/instance/compute/customdata/**",
+            path="/metadata/instance/compute/customdata*/**",
         ),
         Rule(
             id="azure.instance",

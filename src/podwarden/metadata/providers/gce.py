@@ -99,14 +99,14 @@ def preset(options: Options) -> tuple[Rule, ...]:
     """Strict preset: concealment first (any query), then recursion, then the allowlist."""
     names = dict.fromkeys(DEFAULT_CONCEALED_ATTRIBUTES + options.concealed_attributes)
     concealed = tuple(
-        _conceal("gce.concealed-attribute", f"/{scope}/attributes/{name}/**")
+        _conceal("gce.concealed-attribute", f"/{scope}/attributes/{name}*/**")
         for name in names
         for scope in ("instance", "project")
     )
     return (
         *concealed,
-        _conceal("gce.identity", "/instance/service-accounts/*/identity/**"),
-        _conceal("gce.token", "/instance/service-accounts/*/token/**"),
+        _conceal("gce.identity", "/instance/service-accounts/*/identity*/**"),
+        _conceal("gce.token", "/instance/service-accounts/*/token*/**"),
         Rule(
             id="gce.service-account",
             action=RuleAction.ALLOW,
@@ -117,7 +117,7 @@ def preset(options: Options) -> tuple[Rule, ...]:
         Rule(
             id="gce.recursive",
             action=RuleAction.DENY,
-            path="/computeMetadata/**",
+            path="/**",  # everywhere, the root included (found by the fuzz target)
             query={"recursive": ANY_VALUE},
             status=403,
             message=CONCEALED_RECURSIVE.strip(),

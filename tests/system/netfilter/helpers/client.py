@@ -8,6 +8,7 @@ Outcomes: ok (status + body), refused (TCP reset), timeout, error.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -72,13 +73,42 @@ def main() -> None:
         url, seconds = sys.argv[2], float(sys.argv[3])
         counts: dict[str, int] = {}
         deadline = time.monotonic() + seconds
+        stop_file = sys.argv[4] if len(sys.argv) > 4 else ""
         while time.monotonic() < deadline:
             result = get(url, 1.0)
             key = str(result["outcome"])
             counts[key] = counts.get(key, 0) + 1
             if key != "ok":
                 time.sleep(0.005)
-        print(json.dumps(counts))
+            if stop_file and os.path.exists(stop_file):
+                break
+        print(json.dumps(counts), flush=True)
+    elif mode == "wait":  # until URL answers 200 (bounded); prints seconds waited
+        url, seconds = sys.argv[2], float(sys.argv[3])
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            if get(url, 0.5).get("status") == 200:
+                print(json.dumps({"outcome": "ok", "waited": time.monotonic() - started}))
+                return
+            time.sleep(0.02)
+        print(json.dumps({"outcome": "timeout"}))
+    elif mode == "hold":  # connect now, print ready, send a request after SECONDS
+        parts = urlsplit(sys.argv[2])
+        sock = socket.create_connection((parts.hostname or "", parts.port or 80), timeout=2)
+        print("ready", flush=True)
+        time.sleep(float(sys.argv[3]))
+        try:
+            sock.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = sock.recv(65536)
+            print(json.dumps({"outcome": "ok" if data else "closed", "body": data.decode()}))
+        except (ConnectionResetError, BrokenPipeError):
+            print(json.dumps({"outcome": "refused"}))
+        except TimeoutError:
+            print(json.dumps({"outcome": "timeout"}))
+    elif mode == "latency":  # N sequential GETs; prints sorted latencies in ms
+        url, count = sys.argv[2], int(sys.argv[3])
+        samples = [float(get(url, 2.0)["ms"]) for _ in range(count)]  # type: ignore[arg-type]
+        print(json.dumps(sorted(samples)))
     elif mode == "dns":
         print(json.dumps(dns(sys.argv[2])))
 

@@ -13,6 +13,7 @@ import argparse
 import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -22,7 +23,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _record(self) -> None:
         with self.lock, open(self.log_path, "a") as log:
-            log.write(f"{self.client_address[0]} {self.command} {self.path}\n")
+            log.write(f"{self.client_address[0]} {self.command} {self.path} {time.time():.6f}\n")
 
     def do_GET(self) -> None:
         self._record()

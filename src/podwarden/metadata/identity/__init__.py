@@ -1,0 +1,14 @@
+"""Pod identity: each pod gets its own cloud identity at the standard metadata paths.
+
+Parts, one concept each (use module-qualified calls):
+
+- `settings` — what an operator chooses (flags → `IdentitySettings`);
+- `assign` — pure: pod + namespace annotations → the identity it may have, or why not;
+- `cache` — credentials per key, refreshed ahead of expiry, single-flight, backoff;
+- `aws` / `gcp` — the credential sources (STS AssumeRole; IAM Credentials impersonation);
+- `answers` — the exact bodies each metadata protocol expects;
+- `resolver` — client address → pod → assignment (bounded wait, ambiguity → nothing);
+- `events` — a Kubernetes Event on the pod when it is refused;
+- `handlers` — the proxy's ANSWER handlers and the rules that route to them;
+- `service` — assembles the above for `podwarden proxy`.
+"""

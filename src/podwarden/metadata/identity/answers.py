@@ -1,0 +1,125 @@
+"""The exact bodies each metadata protocol expects for identity paths (pure).
+
+AWS IMDS: credentials JSON with Code, LastUpdated, Type "AWS-HMAC",
+AccessKeyId, SecretAccessKey, Token and Expiration as `%Y-%m-%dT%H:%M:%SZ`
+(botocore requires the four key fields plus Expiration); `iam/info` with
+Code, LastUpdated, InstanceProfileArn and InstanceProfileId; errors as IMDS's
+XHTML pages. The failure body for a role that cannot be assumed follows the
+instance-profile error shape (Code + Message, no keys), so SDKs find no
+credentials and retry later. Container credentials (the
+AWS_CONTAINER_CREDENTIALS_FULL_URI protocol): AccessKeyId, SecretAccessKey,
+Token, Expiration (ISO 8601) and RoleArn. GCE: the token JSON
+(access_token, expires_in, token_type) and the service-account directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+
+from podwarden.metadata.identity.assign import AwsRole
+from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.gcp import AccessToken
+from podwarden.metadata.model import Action, Decision
+from podwarden.metadata.providers import aws as aws_provider
+
+IMDS_TIME = "%Y-%m-%dT%H:%M:%SZ"
+JSON = "application/json"
+TEXT = "text/plain"
+GCE_TEXT = "application/text"
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(IMDS_TIME)
+
+
+def reply(
+    rule_id: str, body: str | bytes, *, status: int = 200, content_type: str = TEXT
+) -> Decision:
+    """An answer the proxy sends as is (DENY carries status and body)."""
+    data = body.encode() if isinstance(body, str) else body
+    return Decision(
+        action=Action.DENY, rule_id=rule_id, status=status, body=data, content_type=content_type
+    )
+
+
+def imds_page(rule_id: str, status: int) -> Decision:
+    """IMDS's own XHTML error page (404 for everything the pod may not see)."""
+    return reply(rule_id, aws_provider.page(status), status=status, content_type="text/html")
+
+
+def imds_credentials(creds: AwsCredentials) -> str:
+    return json.dumps(
+        {
+            "Code": "Success",
+            "LastUpdated": _stamp(creds.issued),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": creds.access_key_id,
+            "SecretAccessKey": creds.secret_access_key,
+            "Token": creds.token,
+            "Expiration": _stamp(creds.expiration),
+        },
+        indent=2,
+    )
+
+
+def imds_failure(code: str, message: str) -> str:
+    """What a pod reads when its role cannot be assumed right now."""
+    return json.dumps(
+        {"Code": code, "Message": message[:300], "LastUpdated": _stamp(time.time())}, indent=2
+    )
+
+
+def instance_profile_id(arn: str) -> str:
+    """A stable, plausible InstanceProfileId (AIPA + 17 uppercase hex-ish characters)."""
+    return "AIPA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+
+
+def imds_info(role: AwsRole) -> str:
+    partition = role.arn.split(":")[1]
+    profile = f"arn:{partition}:iam::{role.account}:instance-profile/{role.name}"
+    return json.dumps(
+        {
+            "Code": "Success",
+            "LastUpdated": _stamp(time.time()),
+            "InstanceProfileArn": profile,
+            "InstanceProfileId": instance_profile_id(role.arn),
+        },
+        indent=2,
+    )
+
+
+def container_credentials(creds: AwsCredentials) -> str:
+    return json.dumps(
+        {
+            "AccessKeyId": creds.access_key_id,
+            "SecretAccessKey": creds.secret_access_key,
+            "Token": creds.token,
+            "Expiration": _stamp(creds.expiration),
+            "RoleArn": creds.role_arn,
+        }
+    )
+
+
+def container_error(code: str, message: str) -> str:
+    return json.dumps({"code": code, "message": message[:300]})
+
+
+def gce_token(token: AccessToken, *, now: float) -> str:
+    return json.dumps(
+        {
+            "access_token": token.token,
+            "expires_in": max(0, int(token.expiry - now)),
+            "token_type": "Bearer",
+        }
+    )
+
+
+def gce_account(email: str, scopes: tuple[str, ...]) -> str:
+    """`service-accounts/<sa>/?recursive=true`: what google-auth reads for e-mail and scopes."""
+    return json.dumps({"aliases": ["default"], "email": email, "scopes": list(scopes)})
+
+
+GCE_ACCOUNT_LISTING = "aliases\nemail\nidentity\nscopes\ntoken\n"

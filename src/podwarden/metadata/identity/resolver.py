@@ -1,0 +1,103 @@
+"""Client address → pod → assignment, with the races kube2iam and kiam got wrong closed.
+
+- Only the TCP peer address identifies a pod: no header (X-Forwarded-For or
+  any other) is ever read here.
+- An address no pod owns waits a bounded time for the cluster view (a new
+  pod's first request can beat the watch event), then gets nothing.
+- An address two live pods claim (reused before the old pod's deletion
+  reached us) gets nothing.
+- After a slow step (a credential fetch) `confirm` checks that the address
+  still belongs to the same pod with the same assignment, so a pod deleted
+  or de-annotated meanwhile is not answered with what it no longer has.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from podwarden import logs
+from podwarden.kube import store
+from podwarden.kube.objects import Pod
+from podwarden.metadata.identity.assign import Refusal
+from podwarden.metadata.identity.events import Recorder
+
+A = TypeVar("A")
+Assigner = Callable[[Pod, Mapping[str, str] | None], "A | Refusal | None"]
+_log = logs.get("metadata.identity.resolver")
+
+
+def peer_address(client: str) -> str | None:
+    """The canonical address of a TCP peer (IPv4-mapped IPv6 unmapped, zone dropped)."""
+    try:
+        address = ipaddress.ip_address(client.split("%", 1)[0].strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved(Generic[A]):
+    """Who asked (`pod`, None when unknown or ambiguous) and what it may have."""
+
+    pod: Pod | None
+    assignment: A | None
+
+
+class Resolver(Generic[A]):
+    """Answers "which identity does this client have?" from a `ClusterView`."""
+
+    def __init__(
+        self,
+        view: store.ClusterView,
+        *,
+        assign: Callable[[Pod, Mapping[str, str] | None], A | Refusal | None],
+        wait: float,
+        recorder: Recorder,
+    ) -> None:
+        self._view = view
+        self._assign = assign
+        self._wait = wait
+        self._recorder = recorder
+
+    def assignment_of(self, pod: Pod) -> A | Refusal | None:
+        namespace = self._view.namespace(pod.namespace)
+        return self._assign(pod, None if namespace is None else namespace.annotations)
+
+    async def resolve(self, client: str) -> Resolved[A]:
+        """The pod behind `client` and its assignment (refusals are reported, then None)."""
+        address = peer_address(client)
+        if address is None:
+            return Resolved(None, None)
+        lookup = await self._view.wait_for_ip(address, self._wait)
+        if lookup.kind == "ambiguous":
+            _log.warning(
+                "address claimed by several pods; no identity",
+                address=address,
+                pods=[p.key for p in lookup.candidates],
+            )
+            return Resolved(None, None)
+        if lookup.pod is None:
+            return Resolved(None, None)
+        pod = lookup.pod
+        found = self.assignment_of(pod)
+        if isinstance(found, Refusal):
+            self._recorder.refused(pod, reason=found.reason, message=found.message)
+            return Resolved(pod, None)
+        return Resolved(pod, found)
+
+    def confirm(self, client: str, resolved: Resolved[A]) -> bool:
+        """True when `client` is still exactly that pod with that assignment."""
+        address = peer_address(client)
+        if address is None or resolved.pod is None or resolved.assignment is None:
+            return False
+        lookup = self._view.pod_by_ip(address)
+        pod = lookup.pod
+        if lookup.kind != "one" or pod is None:
+            return False
+        same_pod = pod.uid == resolved.pod.uid and pod.key == resolved.pod.key
+        return same_pod and self.assignment_of(pod) == resolved.assignment

@@ -1,0 +1,141 @@
+"""`podwarden webhook --listen HOST:PORT …` and `podwarden webhook certs …`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import click
+
+from podwarden import logs
+from podwarden.config import ConfigError
+from podwarden.webhooks import certs, server, settings
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _split_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 0.0.0.0:8443")
+    return host.strip("[]"), int(port)
+
+
+async def _serve(**options: object) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    running = await server.start(**options)  # type: ignore[arg-type]
+    click.echo(f"podwarden webhook serving at {running.url}", err=True)
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # optional: plain asyncio works, just slower
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+@click.group("webhook", invoke_without_command=True)
+@click.option("--listen", help="HOST:PORT to serve HTTPS on, e.g. 0.0.0.0:8443.")
+@click.option("--tls-cert", type=_FILE, help="Serving certificate (PEM); reloaded on change.")
+@click.option("--tls-key", type=_FILE, help="Its private key (PEM).")
+@click.option(
+    "--kubeconfig", type=_FILE, help="Follow this cluster; PSP use via SubjectAccessReview."
+)
+@click.option(
+    "--cluster-file", type=_FILE, help="Namespaces and RBAC objects from a YAML file instead."
+)
+@click.option("--config", "config_file", type=_FILE, help="Webhook configuration (YAML).")
+@click.option(
+    "--poll-interval", default=1.0, show_default=True, help="Seconds between file checks."
+)
+@click.pass_context
+def webhook(
+    ctx: click.Context,
+    listen: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    kubeconfig: Path | None,
+    cluster_file: Path | None,
+    config_file: Path | None,
+    poll_interval: float,
+) -> None:
+    """Pod security admission webhook (PSP-compatible policies and Pod Security Standards)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [
+        flag
+        for flag, value in (("--listen", listen), ("--tls-cert", tls_cert), ("--tls-key", tls_key))
+        if value is None
+    ]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}")
+    if (kubeconfig is None) == (cluster_file is None):
+        raise click.UsageError("give exactly one of --kubeconfig and --cluster-file")
+    assert listen is not None
+    host, port = _split_listen(listen)
+    logs.configure()
+    _install_uvloop()
+    try:
+        parsed = settings.load(config_file)
+        asyncio.run(
+            _serve(
+                host=host,
+                port=port,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                settings=parsed,
+                kubeconfig=kubeconfig,
+                cluster_file=cluster_file,
+                poll_interval=poll_interval,
+            )
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@webhook.command("certs")
+@click.option("--service", required=True, help="The webhook's Service name.")
+@click.option("--namespace", required=True, help="The Service's namespace.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory."
+)
+@click.option("--dns", "extra_dns", multiple=True, help="Extra DNS name for the certificate.")
+@click.option("--ip", "ip_addresses", multiple=True, help="Extra IP address for the certificate.")
+@click.option("--days", default=365, show_default=True, help="Validity in days.")
+def certs_command(
+    service: str,
+    namespace: str,
+    out: Path,
+    extra_dns: tuple[str, ...],
+    ip_addresses: tuple[str, ...],
+    days: int,
+) -> None:
+    """Write a CA, the serving certificate and key, and the caBundle value; print caBundle."""
+    try:
+        written = certs.issue(
+            service=service,
+            namespace=namespace,
+            out=out,
+            extra_dns=extra_dns,
+            ip_addresses=ip_addresses,
+            days=days,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(
+        f"wrote {certs.CA_CERT}, {certs.CA_KEY}, {certs.TLS_CERT}, {certs.TLS_KEY}, "
+        f"{certs.CA_BUNDLE} in {written.directory} for {', '.join(written.dns_names)}",
+        err=True,
+    )
+    click.echo(written.ca_bundle)

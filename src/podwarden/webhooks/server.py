@@ -1,0 +1,90 @@
+"""Wiring for `podwarden webhook`: the cluster source, the authorizer, TLS, the listener.
+
+Two sources, one view: `--kubeconfig` follows the API server with the reflector
+and asks it SubjectAccessReviews for PSP selection; `--cluster-file` reads the
+namespaces and RBAC objects from a file (tests, clusters without PSP RBAC).
+`Running` is the started server; tests and the benchmark use it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from podwarden import logs
+from podwarden.kube import client, reflector, store
+from podwarden.webhooks import access, app, clusterfile, tls
+from podwarden.webhooks.settings import Settings
+
+_log = logs.get("webhooks.server")
+
+
+@dataclass
+class Running:
+    """A listening webhook; `stop()` ends its tasks and closes the listener."""
+
+    url: str
+    webhook: app.Webhook
+    tls: tls.ReloadingContext
+    runner: web.AppRunner
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    api: client.Api | None = None
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.runner.cleanup()
+        if self.api is not None:
+            await self.api.close()
+
+
+async def start(
+    *,
+    host: str,
+    port: int,
+    tls_cert: Path,
+    tls_key: Path,
+    settings: Settings,
+    kubeconfig: Path | None = None,
+    cluster_file: Path | None = None,
+    poll_interval: float = 1.0,
+    sync_timeout: float = 30.0,
+) -> Running:
+    """Start serving; raises ConfigError for unusable flags or files."""
+    if (kubeconfig is None) == (cluster_file is None):
+        raise ValueError("exactly one of kubeconfig and cluster_file is required")
+    context = tls.ReloadingContext(tls_cert, tls_key)
+    view = store.ClusterView()
+    tasks: list[asyncio.Task[None]] = []
+    api: client.Api | None = None
+    authorizer: access.Authorizer
+    if cluster_file is not None:
+        source = clusterfile.ClusterFile(cluster_file)
+        await source.load(view)
+        authorizer = access.RbacAuthorizer(lambda: source.rbac)
+        tasks.append(asyncio.create_task(source.follow(view, poll_interval=poll_interval)))
+    else:
+        assert kubeconfig is not None
+        api = client.from_kubeconfig(kubeconfig)
+        authorizer = access.SarAuthorizer(api)
+        # Namespaces (and pods) from the API server; the webhook reads only namespaces.
+        tasks.append(reflector.run(view, api=api, node_name=None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(view.synced.wait(), sync_timeout)
+    tasks.append(asyncio.create_task(context.follow(poll_interval=poll_interval)))
+    webhook = app.Webhook(settings=settings, view=view, authorizer=authorizer)
+    runner = web.AppRunner(app.build(webhook), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=context.context, backlog=1024)
+    await site.start()
+    shown = f"[{host}]" if ":" in host else host
+    url = f"https://{shown}:{port}"
+    _log.info("webhook listening", url=url, mode=settings.mode)
+    return Running(url, webhook, context, runner, tasks, api)

@@ -1,0 +1,224 @@
+"""Pod Security Standards through the webhook: conformance pods, namespace labels, scope."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from podwarden.podsecurity import evaluate
+from podwarden.podsecurity.levels import level_version
+from tests.conformance.test_pss_fixtures import _acceptable_ids
+from tests.integration.webhooks.conftest import Starter, namespace, review, write_yaml
+
+DATA = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "pod-security-standards"
+)
+SAMPLE = [
+    ("baseline", "v1.0"),
+    ("baseline", "v1.24"),
+    ("baseline", "v1.30"),
+    ("restricted", "v1.8"),
+    ("restricted", "v1.25"),
+    ("restricted", "v1.33"),
+]
+PER_FOLDER = 6
+_STEM = re.compile(r"^(.*?)\d*$")
+
+
+def _label(level: str, version: str) -> str:
+    return f"{level}-{version.replace('.', '-')}"
+
+
+def _sample() -> list[tuple[str, str, str, Path]]:
+    cases = []
+    for level, version in SAMPLE:
+        for outcome in ("pass", "fail"):
+            files = sorted((DATA / level / version / outcome).glob("*.yaml"))
+            step = max(1, len(files) // PER_FOLDER)
+            cases += [(level, version, outcome, f) for f in files[::step][:PER_FOLDER]]
+    return cases
+
+
+async def test_conformance_sample_through_the_webhook(start_webhook: Starter) -> None:
+    if not DATA.is_dir():
+        pytest.skip(f"conformance data not found at {DATA}")
+    cluster = [
+        namespace(
+            _label(level, version),
+            **{
+                "pod-security.kubernetes.io/enforce": level,
+                "pod-security.kubernetes.io/enforce-version": version,
+            },
+        )
+        for level, version in SAMPLE
+    ]
+    client = await start_webhook(cluster=cluster)
+    cases = _sample()
+    assert len(cases) >= 60
+    problems = []
+    for level, version, outcome, path in cases:
+        pod = yaml.safe_load(path.read_text())
+        ns = _label(level, version)
+        answer = await client.post("/validate", review(pod, namespace=ns))
+        expected = evaluate.evaluate(pod, level_version(level, version))
+        where = f"{level}/{version}/{outcome}/{path.name}"
+        if outcome == "pass":
+            if not answer["allowed"]:
+                problems.append(f"{where}: refused: {answer['status']}")
+            continue
+        check = _STEM.match(path.stem).group(1)  # type: ignore[union-attr]
+        message = answer["status"].get("message", "")
+        if answer["allowed"] or answer["status"]["code"] != 403:
+            problems.append(f"{where}: not refused: {answer}")
+        elif message != expected.message():
+            problems.append(f"{where}: message {message!r} != {expected.message()!r}")
+        elif not message.startswith(f'violates PodSecurity "{level}:{version}": '):
+            problems.append(f"{where}: message does not name the policy: {message}")
+        elif not {c.lower() for c in expected.check_ids} & _acceptable_ids(
+            check, expected.level_version.version.minor
+        ):
+            problems.append(f"{where}: refused, but not by {check}: {expected.check_ids}")
+        assert answer["auditAnnotations"]["enforce-policy"] == f"{level}:{version}"
+    assert not problems, "\n".join(problems)
+
+
+PRIVILEGED_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p"},
+    "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
+}
+
+
+async def test_namespace_label_changes_in_the_cluster_file(
+    start_webhook: Starter, tmp_path: Path
+) -> None:
+    client = await start_webhook(cluster=[namespace("team")])
+    assert (await client.post("/validate", review(PRIVILEGED_POD, namespace="team")))["allowed"]
+    cluster_file = tmp_path / "cluster-0.yaml"
+    write_yaml(
+        cluster_file, [namespace("team", **{"pod-security.kubernetes.io/enforce": "baseline"})]
+    )
+    for _ in range(100):
+        answer = await client.post("/validate", review(PRIVILEGED_POD, namespace="team"))
+        if not answer["allowed"]:
+            break
+        await asyncio.sleep(0.05)
+    assert not answer["allowed"]
+    assert answer["status"]["message"] == (
+        'violates PodSecurity "baseline:latest": privileged '
+        '(container "c" must not set securityContext.privileged=true)'
+    )
+    # warn follows a stricter enforce: a baseline namespace warns nothing extra here.
+    write_yaml(
+        cluster_file,
+        [namespace("team", **{"pod-security.kubernetes.io/warn": "baseline"})],
+    )
+    for _ in range(100):
+        answer = await client.post("/validate", review(PRIVILEGED_POD, namespace="team"))
+        if answer["allowed"]:
+            break
+        await asyncio.sleep(0.05)
+    assert answer["allowed"]
+    assert answer["warnings"] == [
+        'would violate PodSecurity "baseline:latest": privileged '
+        '(container "c" must not set securityContext.privileged=true)'
+    ]
+
+
+async def test_unknown_namespace_is_refused(start_webhook: Starter) -> None:
+    client = await start_webhook(cluster=[namespace("default")])
+    answer = await client.post("/validate", review(PRIVILEGED_POD, namespace="nowhere"))
+    assert not answer["allowed"]
+    assert answer["status"]["message"] == 'failed to look up namespace "nowhere"'
+
+
+async def test_subresources_other_than_ephemeral_containers_are_not_judged(
+    start_webhook: Starter,
+) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    client = await start_webhook(cluster=[namespace("team", **labels)])
+    for sub in ("status", "binding", "exec"):
+        body = review(PRIVILEGED_POD, namespace="team", operation="UPDATE", sub_resource=sub)
+        assert (await client.post("/validate", body))["allowed"], sub
+    body = review(
+        PRIVILEGED_POD, namespace="team", operation="UPDATE", sub_resource="ephemeralcontainers"
+    )
+    assert not (await client.post("/validate", body))["allowed"]
+    # DELETE is never judged
+    body = review(PRIVILEGED_POD, namespace="team", operation="DELETE")
+    assert (await client.post("/validate", body))["allowed"]
+
+
+async def test_update_that_only_relabels_passes(start_webhook: Starter) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    client = await start_webhook(cluster=[namespace("team", **labels)])
+    relabelled = {**PRIVILEGED_POD, "metadata": {"name": "p", "labels": {"a": "b"}}}
+    body = review(relabelled, namespace="team", operation="UPDATE", old=PRIVILEGED_POD)
+    assert (await client.post("/validate", body))["allowed"]
+    changed = yaml.safe_load(yaml.safe_dump(PRIVILEGED_POD))
+    changed["spec"]["containers"][0]["image"] = "y"
+    body = review(changed, namespace="team", operation="UPDATE", old=PRIVILEGED_POD)
+    assert not (await client.post("/validate", body))["allowed"]
+
+
+DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "d", "namespace": "team"},
+    "spec": {"template": {"metadata": {}, "spec": PRIVILEGED_POD["spec"]}},
+}
+
+
+@pytest.mark.parametrize("mode", ["warn", "refuse"])
+async def test_workloads_warn_by_default_and_refuse_when_configured(
+    start_webhook: Starter, mode: str
+) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    client = await start_webhook(cluster=[namespace("team", **labels)], config={"workloads": mode})
+    body = review(
+        DEPLOYMENT, namespace="team", resource=("apps", "v1", "deployments"), kind="Deployment"
+    )
+    answer = await client.post("/validate", body)
+    detail = 'privileged (container "c" must not set securityContext.privileged=true)'
+    if mode == "warn":
+        assert answer["allowed"]
+        assert answer["warnings"] == [f'would violate PodSecurity "baseline:latest": {detail}']
+    else:
+        assert not answer["allowed"]
+        assert answer["status"]["message"] == f'violates PodSecurity "baseline:latest": {detail}'
+    scale = review(
+        DEPLOYMENT,
+        namespace="team",
+        resource=("apps", "v1", "deployments"),
+        kind="Deployment",
+        sub_resource="scale",
+        operation="UPDATE",
+    )
+    assert (await client.post("/validate", scale))["allowed"]
+
+
+async def test_exempt_namespace_and_config_defaults(start_webhook: Starter) -> None:
+    config = {"pss": {"enforce": "baseline"}, "exemptions": {"namespaces": ["ops"]}}
+    client = await start_webhook(cluster=[namespace("team"), namespace("ops")], config=config)
+    refused = await client.post("/validate", review(PRIVILEGED_POD, namespace="team"))
+    assert not refused["allowed"]
+    assert refused["status"]["message"].startswith('violates PodSecurity "baseline:latest"')
+    exempt = await client.post("/validate", review(PRIVILEGED_POD, namespace="ops"))
+    assert exempt["allowed"]
+    assert exempt["auditAnnotations"] == {"exempt": "namespace"}
+
+
+async def test_tenant_preset(start_webhook: Starter) -> None:
+    client = await start_webhook(cluster=[namespace("team")], config={"mode": "tenant"})
+    pod = yaml.safe_load(yaml.safe_dump(PRIVILEGED_POD))
+    pod["spec"]["hostNetwork"] = True
+    answer = await client.post("/validate", review(pod, namespace="team"))
+    assert not answer["allowed"]
+    assert "tenant: hostNetwork=true is not allowed" in answer["status"]["message"]
+    assert 'violates PodSecurity "restricted:latest"' in answer["status"]["message"]
