@@ -178,8 +178,10 @@ def peer_rows() -> list[dict[str, Any]]:
 
 def webhook_rows() -> list[dict[str, Any]]:
     """The webhook half (req/s, p50/p99 over TLS at 50 connections): filled in by the
-    webhook part; returns no rows until then."""
-    return []
+    webhook part (bench/admission_webhook.py)."""
+    from bench import admission_webhook
+
+    return admission_webhook.webhook_rows()
 
 
 def main() -> None:

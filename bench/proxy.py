@@ -6,6 +6,10 @@ static metadata, 20 % denied (recursive listing, X-Forwarded-For), 20 %
 credential paths (kube-env, the node service-account token). Each cell runs a
 bounded time. nginx gets one worker (the same one core as podwarden's single
 process); a row with four workers, as the addon ships, is printed for context.
+Besides req/s and latency, each cell reports the CPU time per request of the
+server and of the emulator behind it: on a shared machine req/s moves with
+whatever else runs, CPU per request hardly does. Every answer's status is
+counted, so a peer answering errors fast cannot look good.
 Everything listens on 127.0.0.1 high ports and is stopped by PID.
 
 Run: `python -m bench proxy` (or `make bench`).

@@ -78,9 +78,12 @@ def run(
     ctx = DemoContext(
         prefix=prefix, state_dir=state_dir, pods=pods, echo=echo, interception=interception
     )
-    failures = topology.down(state_dir=state_dir, prefix=prefix)  # a stale lab would be in the way
-    for failure in failures:
-        echo(f"note: clean-up of an earlier lab: {failure}")
+    if state.load(state_dir=state_dir) is not None:
+        echo(
+            f"a lab is up ({state.state_path(state_dir)}): the demo needs its own;"
+            " run `podwarden lab down` first"
+        )
+        return False
     all_ok = True
     for act in acts if acts is not None else ACTS:
         echo(f"\n=== {act.name} ===")

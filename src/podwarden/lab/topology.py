@@ -190,6 +190,8 @@ def up(
             f"a lab is already recorded in {state.state_path(state_dir)}"
             f" (provider {existing.provider}); run `podwarden lab down` first"
         )
+    for old_log in (state_dir / "logs").glob("*.log"):  # a new lab starts new logs
+        old_log.unlink(missing_ok=True)
     record = LabState(
         prefix=prefix,
         provider=provider,

@@ -1,21 +1,24 @@
 """Prometheus metrics and the health endpoints of one proxy.
 
 Each proxy owns its own CollectorRegistry (not the process-global one), so
-tests and the lab can run several proxies in one process. Labelled children
-are cached because `.labels()` costs more than the request it counts.
+tests and the lab can run several proxies in one process. The per-request
+numbers are kept in plain ints and rendered by a collector at scrape time:
+prometheus_client's Counter and Histogram take a lock and walk their buckets
+on every update, which costs more than serving a cached answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class CacheStats(Protocol):
@@ -25,67 +28,71 @@ class CacheStats(Protocol):
     misses: int
 
 
-class _CacheCollector(Collector):
-    """Reads the cache's own counters at scrape time (no double bookkeeping)."""
-
-    def __init__(self, provider: str, cache: CacheStats) -> None:
-        self._provider = provider
-        self._cache = cache
-
-    def collect(self) -> list[CounterMetricFamily]:  # type: ignore[override]
-        hits = CounterMetricFamily(
-            "podwarden_cache_hits", "Answers served from the metadata cache", labels=["provider"]
-        )
-        hits.add_metric([self._provider], self._cache.hits)
-        misses = CounterMetricFamily(
-            "podwarden_cache_misses", "Cacheable requests that went upstream", labels=["provider"]
-        )
-        misses.add_metric([self._provider], self._cache.misses)
-        return [hits, misses]
-
-
-class ProxyMetrics:
-    """The counters and histograms one proxy updates per request."""
+class ProxyMetrics(Collector):
+    """Request counts by decision and rule, a latency histogram, upstream errors, cache hits."""
 
     def __init__(self, *, provider: str, cache: CacheStats) -> None:
         self.provider = provider
-        self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
-            "podwarden_requests",
-            "Metadata requests by decision and the rule that made it",
-            ["provider", "decision", "rule"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "podwarden_request_duration_seconds",
-            "Time from request to answer",
-            ["provider"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        ).labels(provider)
-        self._upstream_errors = Counter(
-            "podwarden_upstream_errors",
-            "Upstream failures answered with 502",
-            ["provider", "kind"],
-            registry=self.registry,
-        )
-        self.registry.register(_CacheCollector(provider, cache))
-        self._children: dict[tuple[str, str], Counter] = {}
+        self._cache = cache
+        self._requests: dict[tuple[str, str], int] = {}
+        self._upstream_errors: dict[str, int] = {}
+        self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf only
+        self._latency_sum = 0.0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     def observe(self, *, decision: str, rule: str, seconds: float) -> None:
         key = (decision, rule)
-        child = self._children.get(key)
-        if child is None:
-            child = self._requests.labels(self.provider, decision, rule)
-            self._children[key] = child
-        child.inc()
-        self._latency.observe(seconds)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        self._buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self._latency_sum += seconds
 
     def upstream_error(self, kind: str) -> None:
-        self._upstream_errors.labels(self.provider, kind).inc()
+        self._upstream_errors[kind] = self._upstream_errors.get(kind, 0) + 1
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def collect(self) -> Iterator[Metric]:
+        provider = self.provider
+        requests = CounterMetricFamily(
+            "podwarden_requests",
+            "Metadata requests by decision and the rule that made it",
+            labels=["provider", "decision", "rule"],
+        )
+        for (decision, rule), count in sorted(self._requests.items()):
+            requests.add_metric([provider, decision, rule], count)
+        yield requests
+        cumulative, running = [], 0
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self._buckets, strict=True):
+            running += count
+            cumulative.append((_bound_text(bound), running))
+        latency = HistogramMetricFamily(
+            "podwarden_request_duration_seconds",
+            "Time from request to answer",
+            labels=["provider"],
+        )
+        latency.add_metric([provider], cumulative, sum_value=self._latency_sum)
+        yield latency
+        errors = CounterMetricFamily(
+            "podwarden_upstream_errors",
+            "Upstream failures answered with 502",
+            labels=["provider", "kind"],
+        )
+        for kind, count in sorted(self._upstream_errors.items()):
+            errors.add_metric([provider, kind], count)
+        yield errors
+        for name, text, value in (
+            ("podwarden_cache_hits", "Answers served from the metadata cache", self._cache.hits),
+            ("podwarden_cache_misses", "Cacheable requests that went upstream", self._cache.misses),
+        ):
+            family = CounterMetricFamily(name, text, labels=["provider"])
+            family.add_metric([provider], value)
+            yield family
+
+
+def _bound_text(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
 
 
 def build_app(metrics: ProxyMetrics, *, ready: Callable[[], bool]) -> web.Application:

@@ -11,6 +11,7 @@ decision log line, no metric.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from podwarden.webhooks.settings import Settings
 
 _log = logs.get("webhooks.app")
 MAX_BODY = 8 * 1024 * 1024
+DECISION_TIMEOUT = 8.0
+"""Seconds before a decision (waiting on SubjectAccessReviews) is given up and refused:
+under the API server's default 10 s webhook timeout, so the refusal carries our reason."""
 
 
 @dataclass
@@ -82,12 +86,15 @@ class Webhook:
         request = review.request
         started = time.perf_counter()
         try:
-            answer = await decide.judge(
-                request,
-                endpoint=endpoint,
-                settings=self.settings,
-                view=self.view,
-                authorizer=self.authorizer,
+            answer = await asyncio.wait_for(
+                decide.judge(
+                    request,
+                    endpoint=endpoint,
+                    settings=self.settings,
+                    view=self.view,
+                    authorizer=self.authorizer,
+                ),
+                DECISION_TIMEOUT,
             )
         except Exception as exc:  # fail closed: a decision that cannot be made is a deny
             _log.exception("admission decision failed; refusing", uid=request.uid)

@@ -184,6 +184,7 @@ async def stack() -> AsyncIterator[StartStack]:
         upstream: str | None = None,
         sink: Any = None,
         clock: Callable[[], float] | None = None,
+        aws_fetch: Any = None,
         **overrides: Any,
     ) -> Stack:
         if upstream is None:
@@ -192,7 +193,9 @@ async def stack() -> AsyncIterator[StartStack]:
             upstream = f"http://127.0.0.1:{int(runner.addresses[0][1])}"
         view = view or store.ClusterView()
         settings = IdentitySettings(provider=provider, **overrides)
-        extra = {"clock": clock} if clock is not None else {}
+        extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        if aws_fetch is not None:
+            extra["aws_fetch"] = aws_fetch
         identity = await service.start(
             settings, view=view, upstream_url=upstream, sink=sink, **extra
         )

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from podwarden.kube import client, store
 from podwarden.podsecurity.psp import provider
-from tests.integration.webhooks.conftest import Starter, load_example, namespace, review
+from podwarden.webhooks import access, app, settings
+from tests.integration.webhooks.conftest import (
+    EXAMPLES,
+    Starter,
+    load_example,
+    namespace,
+    review,
+)
 
 BASELINE = {"pod-security.kubernetes.io/enforce": "baseline"}
 PRIVILEGED = load_example("pod-privileged.yaml")
@@ -112,3 +122,42 @@ async def test_out_of_scope_resources_pass(start_webhook: Starter) -> None:
 async def test_healthz(start_webhook: Starter) -> None:
     client = await start_webhook()
     assert await client.get("/healthz") == (200, "ok\n")
+
+
+async def test_an_authorizer_that_never_answers_is_a_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API server that accepts the SubjectAccessReview and never answers."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    hanging = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = hanging.sockets[0].getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: x, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: x, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: x, user: x}}]\ncurrent-context: x\n"
+    )
+    api = client.from_kubeconfig(kubeconfig)
+    monkeypatch.setattr(app, "DECISION_TIMEOUT", 0.5)
+    psp = settings.from_data(
+        {"mode": "psp", "psp": {"policies": ["policy.yaml"]}}, source="t", base=EXAMPLES
+    )
+    webhook = app.Webhook(
+        settings=psp, view=store.ClusterView(), authorizer=access.SarAuthorizer(api)
+    )
+    try:
+        body = json.dumps(review(load_example("pod-rootfs.yaml"))).encode()
+        answer = (await webhook.review(body, "mutate"))["response"]
+    finally:
+        await api.close()
+        for writer in accepted:
+            writer.close()
+        hanging.close()
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == 500
+    assert answer["status"]["message"] == "podwarden webhook could not decide: TimeoutError: "

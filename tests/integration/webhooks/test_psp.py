@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -148,3 +149,37 @@ async def test_update_is_never_mutated(start_webhook: Starter, endpoint: str) ->
     answer = await client.post(endpoint, review(pod, operation="UPDATE", old=old))
     assert not answer["allowed"]  # admitting it would need the drops added: no mutation on update
     assert "patch" not in answer
+
+
+async def test_namespace_labels_follow_the_api_server(
+    start_webhook: Starter, tmp_path: Path
+) -> None:
+    lab = LabApiServer(bookmark_interval=60.0)
+    port = free_port()
+    await lab.start("127.0.0.1", port)
+    try:
+        namespaces = lab.storage_type("namespaces")
+        lab.storage.create(namespaces, None, {"metadata": {"name": "team"}})
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: lab, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+            "users: [{name: lab, user: {token: t}}]\n"
+            "contexts: [{name: lab, context: {cluster: lab, user: lab}}]\n"
+            "current-context: lab\n"
+        )
+        client = await start_webhook(kubeconfig=kubeconfig)
+        pod = load_example("pod-privileged.yaml")
+        assert (await client.post("/validate", review(pod, namespace="team")))["allowed"]
+        current = lab.storage.get(namespaces, None, "team")
+        current["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
+        lab.storage.update(namespaces, None, "team", current)
+        for _ in range(100):
+            answer = await client.post("/validate", review(pod, namespace="team"))
+            if not answer["allowed"]:
+                break
+            await asyncio.sleep(0.05)
+        assert not answer["allowed"]
+        assert answer["status"]["message"].startswith('violates PodSecurity "baseline:latest"')
+    finally:
+        await lab.stop()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiobotocore.session import AioSession
@@ -146,9 +146,14 @@ async def start(
     sink: EventSink | None = None,
     clock: Clock = time.time,
     aws_session: AioSession | None = None,
+    aws_fetch: Callable[[assign.AwsRole], Awaitable[AwsCredentials]] | None = None,
     maintenance: bool = True,
 ) -> Identity:
-    """Build and start the identity layer for `settings.provider` over `view`."""
+    """Build and start the identity layer for `settings.provider` over `view`.
+
+    `aws_fetch` replaces STS (the churn test and the benchmark count and shape
+    what the source returns); everything else is the real path.
+    """
     recorder = Recorder(sink, interval=settings.event_interval, clock=clock)
     common: dict[str, Any] = {"settings": settings, "view": view, "recorder": recorder}
     identity: Identity
@@ -159,16 +164,19 @@ async def start(
             wait=settings.address_wait,
             recorder=recorder,
         )
-        sts = StsSource(
-            region=settings.sts_region,
-            endpoint_url=settings.sts_endpoint,
-            duration=settings.session_duration,
-            metadata_endpoint=upstream_url,
-            session=aws_session,
-        )
-        await sts.open()
+        sts: StsSource | None = None
+        if aws_fetch is None:
+            sts = StsSource(
+                region=settings.sts_region,
+                endpoint_url=settings.sts_endpoint,
+                duration=settings.session_duration,
+                metadata_endpoint=upstream_url,
+                session=aws_session,
+            )
+            await sts.open()
+            aws_fetch = sts.assume
         aws_cache: CredentialCache[assign.AwsRole, AwsCredentials] = CredentialCache(
-            fetch=sts.assume,
+            fetch=aws_fetch,
             expiry=lambda c: c.expiration,
             min_validity=settings.min_validity,
             refresh_before=settings.refresh_before,

@@ -1,0 +1,146 @@
+"""`podwarden webhook` as a real process, and the lab API server's SubjectAccessReview."""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from podwarden import cli
+from podwarden.lab.apiserver.server import ServerThread
+from podwarden.testing.net import free_port, wait_listening
+from podwarden.webhooks import certs
+from tests.integration.webhooks.conftest import (
+    HOSTNAME,
+    load_example,
+    namespace,
+    review,
+    write_yaml,
+)
+
+PODWARDEN = str(Path(sys.executable).parent / "podwarden")
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [PODWARDEN, "webhook", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_config_errors_name_the_key(cert_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "webhook.yaml"
+    config.write_text("mode: psp\npsp: {policies: [nowhere.yaml]}\n")
+    cluster = write_yaml(tmp_path / "cluster.yaml", [namespace("default")])
+    runner = CliRunner()
+    done = runner.invoke(
+        cli.main,
+        ["webhook", "--listen", "127.0.0.1:1", "--tls-cert", str(cert_dir / "tls.crt"),
+         "--tls-key", str(cert_dir / "tls.key"), "--cluster-file", str(cluster),
+         "--config", str(config)],
+    )  # fmt: skip
+    assert done.exit_code == 1
+    assert f"{config}: psp.policies[0]: " in done.output
+    assert "nowhere.yaml: cannot read" in done.output
+    missing = runner.invoke(cli.main, ["webhook", "--listen", "127.0.0.1:1"])
+    assert missing.exit_code == 2
+    assert "missing --tls-cert, --tls-key" in missing.output
+
+
+def test_the_command_serves_reviews_over_tls(cert_dir: Path, tmp_path: Path) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    cluster = write_yaml(tmp_path / "cluster.yaml", [namespace("default", **labels)])
+    port = free_port()
+    process = _start(
+        ["--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert_dir / certs.TLS_CERT),
+         "--tls-key", str(cert_dir / certs.TLS_KEY), "--cluster-file", str(cluster)]
+    )  # fmt: skip
+    try:
+        wait_listening("127.0.0.1", port, timeout=20)
+        context = ssl.create_default_context(cafile=str(cert_dir / certs.CA_CERT))
+        context.check_hostname = False  # the name is checked by the other tests; here: the CA
+        body = review(load_example("pod-privileged.yaml"))
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{port}/validate",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Host": HOSTNAME},
+        )
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            answer = json.loads(response.read())["response"]
+        assert answer["allowed"] is False
+        assert answer["status"]["message"].startswith('violates PodSecurity "baseline:latest"')
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0, stderr[-2000:]
+    assert '"event": "admission"' in stderr  # the refusal was recorded
+
+
+@pytest.fixture
+def lab_server() -> ServerThread:
+    with ServerThread() as server:
+        yield server
+
+
+def _sar(url: str, user: str, groups: list[str], verb: str, resource: str) -> dict:
+    body = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": user,
+            "groups": groups,
+            "resourceAttributes": {"namespace": "team", "verb": verb, "group": "policy",
+                                   "resource": resource, "name": "example"},
+        },
+    }  # fmt: skip
+    response = requests.post(
+        f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews", json=body, timeout=10
+    )
+    assert response.status_code == 201
+    status: dict = response.json()["status"]
+    return status
+
+
+def test_lab_api_server_answers_subject_access_reviews(lab_server: ServerThread) -> None:
+    server = lab_server.server
+    assert server is not None
+    role = {
+        "metadata": {"name": "psp", "namespace": "team"},
+        "rules": [
+            {"apiGroups": ["policy"], "resources": ["podsecuritypolicies"], "verbs": ["use"]}
+        ],
+    }
+    binding = {
+        "metadata": {"name": "psp", "namespace": "team"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "psp"},
+        "subjects": [{"kind": "Group", "name": "devs"}],
+    }
+    rbac = "rbac.authorization.k8s.io"
+    team = {"metadata": {"name": "team"}}
+    lab_server.call(lambda: server.storage.create(server.storage_type("namespaces"), None, team))
+    lab_server.call(lambda: server.storage.create(server.storage_type("roles", rbac), "team", role))
+    lab_server.call(
+        lambda: server.storage.create(server.storage_type("rolebindings", rbac), "team", binding)
+    )
+    url = lab_server.url
+    assert _sar(url, "ann", ["devs"], "use", "podsecuritypolicies")["allowed"] is True
+    assert _sar(url, "ann", ["ops"], "use", "podsecuritypolicies")["allowed"] is False
+    other = _sar(url, "ann", ["devs"], "get", "pods")
+    assert other["allowed"] is False
+    assert "only verb use of podsecuritypolicies" in other["reason"]
+    bad = requests.post(
+        f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"kind": "x"}, timeout=10
+    )
+    assert bad.status_code == 400
+    assert bad.json()["reason"] == "BadRequest"
