@@ -1,41 +1,50 @@
 """The `podwarden` command line: subcommands only.
 
-Each part owns its subcommand in a `commands` module next to its code; this file
-lists them explicitly (no plugin discovery), so `podwarden --help` shows exactly
-what is registered here.
+Each part owns its subcommand in a `commands` module next to its code. The table
+below lists them explicitly (no plugin discovery), and a subcommand's module is
+imported only when that subcommand runs: `podwarden proxy` must not pay the
+memory and start-up time of the webhook, the lab or the API clients.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from podwarden import __version__
 
+# name -> (module, attribute): the source of truth for what `podwarden` offers.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "proxy": ("podwarden.metadata.commands", "proxy"),
+    "agent": ("podwarden.agent.commands", "agent"),
+    "rules": ("podwarden.netfilter.commands", "rules"),
+    "probe": ("podwarden.probe.commands", "probe"),
+    "check": ("podwarden.audit.commands", "check_command"),
+    "webhook": ("podwarden.webhooks.commands", "webhook"),
+    "lab": ("podwarden.lab.commands", "lab"),
+    "demo": ("podwarden.lab.commands", "demo"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.{attribute} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="podwarden")
 def main() -> None:
     """Keep workloads on a shared host away from credentials that are not theirs."""
-
-
-def _register() -> None:
-    """Attach every part's subcommand; the list is the source of truth."""
-    from podwarden.agent import commands as agent_commands
-    from podwarden.audit import commands as audit_commands
-    from podwarden.lab import commands as lab_commands
-    from podwarden.metadata import commands as metadata_commands
-    from podwarden.netfilter import commands as netfilter_commands
-    from podwarden.probe import commands as probe_commands
-    from podwarden.webhooks import commands as webhook_commands
-
-    main.add_command(metadata_commands.proxy)
-    main.add_command(lab_commands.lab)
-    main.add_command(lab_commands.demo)
-    main.add_command(probe_commands.probe)
-    main.add_command(netfilter_commands.rules)
-    main.add_command(agent_commands.agent)
-    main.add_command(audit_commands.check_command)
-    main.add_command(webhook_commands.webhook)
-
-
-_register()

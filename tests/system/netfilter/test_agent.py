@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import selectors
+import tempfile
+from pathlib import Path
 import signal
 import subprocess
 import time
@@ -18,7 +21,9 @@ HEALTH = "127.0.0.1:18185"
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 
 
-def start_agent(lab: Lab, backend: str, *, period: float = 1.0) -> subprocess.Popen[str]:
+def start_agent(
+    lab: Lab, backend: str, *, period: float = 1.0, log_level: str = "warning"
+) -> subprocess.Popen[str]:
     argv = [
         str(PODWARDEN),
         "agent",
@@ -37,7 +42,7 @@ def start_agent(lab: Lab, backend: str, *, period: float = 1.0) -> subprocess.Po
         "--health-listen",
         HEALTH,
         "--log-level",
-        "warning",
+        log_level,
     ]
     return lab.spawn(lab.node, argv, wait_line=None)
 
@@ -53,6 +58,24 @@ def wait_ready(lab: Lab, agent: subprocess.Popen[str], *, timeout: float = 15) -
             f"agent never became ready: {agent.stderr.read() if agent.stderr else ''}"
         )
     return float(result["waited"])
+
+
+def wait_installed(agent: subprocess.Popen[str], *, timeout: float = 20) -> float:
+    """Until the agent logs that its rules are in (proxy listening before that)."""
+    started = time.monotonic()
+    assert agent.stderr is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(agent.stderr, selectors.EVENT_READ)
+        while time.monotonic() - started < timeout:
+            if not selector.select(timeout=0.5):
+                continue
+            line = agent.stderr.readline()
+            if not line:
+                break
+            if '"rules installed"' in line:
+                return time.monotonic() - started
+    stop(agent)
+    raise AssertionError(f"agent did not install its rules (exit {agent.returncode})")
 
 
 def installer(lab: Lab, backend: str) -> reconcile.Installer:
@@ -136,15 +159,24 @@ def test_twenty_agent_restarts_under_load_leak_nothing(lab: Lab, backend: str):
         backend,
         "--fail-closed-only",
     )  # the init container
-    client = lab.spawn(lab.pod, lab.helper("client", "loop", IMDS, "600"), wait_line=None)
+    stop_file = Path(tempfile.mkdtemp(prefix="pw5-")) / "stop"
+    client = lab.spawn(
+        lab.pod, lab.helper("client", "loop", IMDS, "300", str(stop_file)), wait_line=None
+    )
     waits: list[float] = []
-    for round_ in range(20):
-        agent = start_agent(lab, backend, period=0.5)
-        waits.append(wait_ready(lab, agent))
-        time.sleep(0.1)  # some requests are served by this incarnation
-        stop(agent, sig=signal.SIGKILL if round_ % 2 else signal.SIGTERM)  # crash or stop
-    stop(client, sig=signal.SIGINT)  # ends the loop early; counts are not needed here
+    try:
+        for round_ in range(20):
+            agent = start_agent(lab, backend, period=0.5, log_level="info")
+            waits.append(wait_installed(agent))
+            time.sleep(0.1)  # some requests are served by this incarnation
+            stop(agent, sig=signal.SIGKILL if round_ % 2 else signal.SIGTERM)  # crash or stop
+    finally:
+        stop_file.touch()
+    assert client.stdout is not None
+    counts = json.loads(client.stdout.readline())
     assert lab.pod_leaks() == [], f"{len(lab.pod_leaks())} pod requests reached the real service"
+    assert counts.get("ok", 0) > 0 and counts.get("refused", 0) > 0, counts
+    assert set(counts) <= {"ok", "refused"}, counts  # never a hang, never another error
     served = [line for line in lab.upstream_clients() if line.startswith("10.56.")]
     print(f"agent ready after {sorted(waits)[10]:.2f}s (median of 20)")
     assert served, "the proxy never forwarded anything: the test proved nothing"

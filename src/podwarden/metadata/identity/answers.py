@@ -14,6 +14,7 @@ Token, Expiration (ISO 8601) and RoleArn. GCE: the token JSON
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -50,6 +51,7 @@ def imds_page(rule_id: str, status: int) -> Decision:
     return reply(rule_id, aws_provider.page(status), status=status, content_type="text/html")
 
 
+@functools.lru_cache(maxsize=4096)
 def imds_credentials(creds: AwsCredentials) -> str:
     return json.dumps(
         {
@@ -91,6 +93,7 @@ def imds_info(role: AwsRole) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def container_credentials(creds: AwsCredentials) -> str:
     return json.dumps(
         {

@@ -25,6 +25,7 @@ from podwarden.metadata.identity.assign import Refusal
 from podwarden.metadata.identity.events import Recorder
 
 A = TypeVar("A")
+MEMO_ENTRIES = 20_000
 Assigner = Callable[[Pod, Mapping[str, str] | None], "A | Refusal | None"]
 _log = logs.get("metadata.identity.resolver")
 
@@ -63,10 +64,22 @@ class Resolver(Generic[A]):
         self._assign = assign
         self._wait = wait
         self._recorder = recorder
+        # (pod, namespace) objects → answer. The view replaces objects on every
+        # change, so identity of both objects is a complete key; the entry holds
+        # them, so their ids cannot be reused while it lives.
+        self._memo: dict[tuple[int, int], tuple[object, object, A | Refusal | None]] = {}
 
     def assignment_of(self, pod: Pod) -> A | Refusal | None:
         namespace = self._view.namespace(pod.namespace)
-        return self._assign(pod, None if namespace is None else namespace.annotations)
+        key = (id(pod), id(namespace))
+        found = self._memo.get(key)
+        if found is not None and found[0] is pod and found[1] is namespace:
+            return found[2]
+        answer = self._assign(pod, None if namespace is None else namespace.annotations)
+        if len(self._memo) >= MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = (pod, namespace, answer)
+        return answer
 
     async def resolve(self, client: str) -> Resolved[A]:
         """The pod behind `client` and its assignment (refusals are reported, then None)."""

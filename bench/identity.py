@@ -1,0 +1,324 @@
+"""bench/identity: pod identity — cached answers, first request, STS economy, memory, churn.
+
+Rows (all on 127.0.0.1, bounded in time and count, stopped by themselves):
+
+- cached credentials: wrk at 50 connections on `.../security-credentials/<role>`
+  (served from the credential cache) — req/s, p50, p99; the peer in the same
+  run is the proxy's own cached plain metadata path (`instance-id`), i.e. what
+  identity costs over the firewall alone;
+- first request after a pod appears: p50/p99 with prefetch (podwarden) vs
+  on-demand AssumeRole (prefetch off, the kube2iam way), against moto's STS
+  when moto_server is installed, each pod's container "starting" 100 ms after
+  its ADDED event;
+- STS calls per role per refresh period under constant concurrent demand
+  (fake clock over 6 simulated hours; target 1);
+- memory of the cluster view per 1,000 pods (tracemalloc);
+- 1,000-pod churn with address reuse and delayed events: wrong credentials (target 0).
+
+Run: `python -m bench identity` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import report
+from podwarden.api import keys
+from podwarden.kube import store
+from podwarden.lab.cloud import server as cloud_server
+from podwarden.metadata import firewall, proxy
+from podwarden.metadata.identity import service
+from podwarden.metadata.identity.assign import AwsRole
+from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.cache import CredentialCache
+from podwarden.metadata.identity.settings import IdentitySettings
+from podwarden.metadata.model import ProviderName
+from podwarden.metadata.settings import ProxySettings
+from podwarden.testing.net import free_port, wait_listening
+
+SECONDS = float(os.environ.get("BENCH_IDENTITY_SECONDS", "5"))
+ROLE = "arn:aws:iam::123456789012:role/reader"
+CREDS = "/latest/meta-data/iam/security-credentials/"
+FIRST_PODS = 60
+START_DELAY = 0.1
+
+
+def _ns() -> dict[str, Any]:
+    return {"kind": "Namespace", "metadata": {"name": "team",
+            "annotations": {keys.AWS_ALLOWED_ROLES: json.dumps(["*"])}}}
+
+
+def _pod(name: str, ip: str, role: str | None = ROLE, ns: str = "team") -> dict[str, Any]:
+    return {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": ns, "uid": str(uuid.uuid4()),
+                     "annotations": {keys.AWS_ROLE: role} if role else {},
+                     "labels": {"app": name.rsplit("-", 1)[0]},
+                     "creationTimestamp": "2026-11-23T00:00:00Z", "resourceVersion": "1"},
+        "spec": {"nodeName": "node-a", "serviceAccountName": "default",
+                 "containers": [{"name": "app", "image": "registry.example/app:1.2.3",
+                                 "resources": {"requests": {"cpu": "100m"}}}]},
+        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                   "hostIP": "10.0.0.1", "qosClass": "Burstable"},
+    }
+
+
+def fake_sts(calls: list[AwsRole], *, delay: float = 0.0) -> Callable[[AwsRole], Awaitable[AwsCredentials]]:
+    async def assume(role: AwsRole) -> AwsCredentials:
+        calls.append(role)
+        if delay:
+            await asyncio.sleep(delay)
+        now = time.time()
+        return AwsCredentials(f"ASIA{len(calls):012d}", f"{role.arn}|{role.session_name}",
+                              "token", now + 3600, now, role.arn)
+    return assume
+
+
+async def _stack(view: store.ClusterView, upstream: str, **kw: Any) -> tuple[Any, Any]:
+    fetch = kw.pop("aws_fetch", None)
+    settings = IdentitySettings(provider=ProviderName.AWS, **kw)
+    extra = {"aws_fetch": fetch} if fetch is not None else {}
+    identity = await service.start(settings, view=view, upstream_url=upstream, **extra)
+    fw = identity.firewall(firewall.build(ProviderName.AWS))
+    running = await proxy.start(ProxySettings(provider=ProviderName.AWS, upstream_url=upstream),
+                                identity=identity.handlers, fw=fw)
+    return identity, running
+
+
+async def _wrk(url: str) -> dict[str, Any]:
+    argv = ["wrk", "-t1", "-c50", f"-d{SECONDS:g}s", "--latency", url]
+    done = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE)
+    out = (await done.communicate())[0].decode()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        found = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not found:
+            return float("nan")
+        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"req_s": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+async def cached(upstream: str) -> list[dict[str, Any]]:
+    if shutil.which("wrk") is None:
+        return [{"row": "cached credentials", "note": "skipped: wrk not installed"}]
+    view = store.ClusterView()
+    await view.apply(_ns())
+    await view.apply(_pod("bench-0", "127.0.0.1"))
+    identity, running = await _stack(view, upstream, aws_fetch=fake_sts([]))
+    try:
+        await identity.cache.idle()
+        base = f"http://127.0.0.1:{running.port}"
+        rows = []
+        for name, path in (("cached credentials (identity)", CREDS + "reader"),
+                           ("peer: cached instance-id (firewall only)",
+                            "/latest/meta-data/instance-id")):
+            rows.append({"row": name, **await _wrk(base + path)})
+        return rows
+    finally:
+        await running.stop(drain_timeout=1)
+        await identity.close()
+
+
+def _moto() -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    script = Path(sys.executable).with_name("moto_server")
+    if not script.exists():
+        return None, None
+    port = free_port()
+    proc = subprocess.Popen([str(script), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening("127.0.0.1", port, timeout=30)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def first_request(upstream: str, sts_url: str | None) -> list[dict[str, Any]]:
+    rows = []
+    for prefetch in (True, False):
+        view = store.ClusterView()
+        await view.apply(_ns())
+        calls: list[AwsRole] = []
+        kw: dict[str, Any] = {"prefetch": prefetch}
+        if sts_url:
+            kw["sts_endpoint"] = sts_url
+        else:
+            kw["aws_fetch"] = fake_sts(calls, delay=0.03)
+        identity, running = await _stack(view, upstream, **kw)
+        latencies = []
+        try:
+            async with aiohttp.ClientSession() as client:
+                for i in range(FIRST_PODS):
+                    obj = _pod(f"first-{i}", "127.0.0.1")
+                    await view.apply(obj)
+                    await asyncio.sleep(START_DELAY)  # the container starts
+                    started = time.perf_counter()
+                    url = f"http://127.0.0.1:{running.port}{CREDS}reader"
+                    async with client.get(url) as response:
+                        await response.read()
+                        assert response.status == 200, response.status
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    await view.delete(obj)
+        finally:
+            await running.stop(drain_timeout=1)
+            await identity.close()
+        latencies.sort()
+        rows.append({
+            "row": "first request, " + ("prefetch (podwarden)" if prefetch
+                                        else "on-demand AssumeRole (kube2iam way)"),
+            "sts": "moto" if sts_url else "fake 30 ms",
+            "p50_ms": latencies[len(latencies) // 2],
+            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        })
+    return rows
+
+
+async def sts_economy() -> dict[str, Any]:
+    now = [1_000_000.0]
+    calls: list[AwsRole] = []
+    settings = IdentitySettings(provider=ProviderName.AWS)
+    cache: CredentialCache[AwsRole, AwsCredentials] = CredentialCache(
+        fetch=_clocked_sts(calls, now), expiry=lambda c: c.expiration,
+        min_validity=settings.min_validity, refresh_before=settings.refresh_before,
+        clock=lambda: now[0])
+    role = AwsRole(ROLE, "", "team.bench")
+    hours = 6
+    for _ in range(hours * 60):  # one simulated minute per step, 200 concurrent requests
+        await asyncio.gather(*(cache.get(role) for _ in range(200)))
+        await cache.idle()
+        now[0] += 60
+    period = settings.session_duration - settings.refresh_before
+    return {"row": "STS calls per role per refresh period", "calls": len(calls),
+            "periods": round(hours * 3600 / period, 2),
+            "per_period": round(len(calls) / (hours * 3600 / period), 2)}
+
+
+def _clocked_sts(calls: list[AwsRole], now: list[float]) -> Callable[[AwsRole], Awaitable[AwsCredentials]]:
+    async def assume(role: AwsRole) -> AwsCredentials:
+        calls.append(role)
+        return AwsCredentials("ASIA", "s", "t", now[0] + 3600, now[0], role.arn)
+    return assume
+
+
+async def memory() -> dict[str, Any]:
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    view = store.ClusterView()
+    for i in range(1000):
+        await view.apply(_pod(f"app-{i}", f"10.1.{i // 250}.{i % 250 + 1}",
+                              role=ROLE if i % 2 else None, ns=f"ns-{i % 20}"))
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return {"row": "cluster view memory per 1,000 pods", "MiB": round((after - before) / 2**20, 2)}
+
+
+async def churn(upstream: str) -> dict[str, Any]:
+    rng = random.Random(7)
+    view = store.ClusterView()
+    await view.apply({"kind": "Namespace", "metadata": {"name": "churn", "annotations": {
+        keys.AWS_ALLOWED_ROLES: json.dumps(["*/r1", "*/r2"])}}})
+    identity, running = await _stack(view, upstream, aws_fetch=fake_sts([]), address_wait=0.5)
+    roles = ("arn:aws:iam::123456789012:role/r1", "arn:aws:iam::123456789012:role/r2",
+             "arn:aws:iam::123456789012:role/r3", None)
+    queue: asyncio.Queue[tuple[float, str, dict[str, Any], asyncio.Future[None]]] = asyncio.Queue()
+    last = [0.0]
+    counters = {"wrong": 0, "served": 0, "requests": 0}
+
+    def send(kind: str, obj: dict[str, Any]) -> asyncio.Future[None]:
+        last[0] = max(last[0], time.monotonic() + rng.uniform(0, 0.04))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((last[0], kind, json.loads(json.dumps(obj)), done))
+        return done
+
+    async def deliver() -> None:
+        while True:
+            at, kind, obj, done = await queue.get()
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            await (view.delete(obj) if kind == "DELETED" else view.apply(obj))
+            done.set_result(None)
+
+    pods = iter(range(1000))
+
+    async def lane(n: int) -> None:
+        address = f"127.0.2.{n + 1}"
+        connector = aiohttp.TCPConnector(local_addr=(address, 0), force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as client:
+            for i in pods:
+                role = roles[i % 4]
+                obj = _pod(f"c-{i}", address, role=role, ns="churn")
+                send("ADDED", obj)
+                for _ in range(rng.randint(1, 3)):
+                    await asyncio.sleep(rng.uniform(0, 0.05))
+                    counters["requests"] += 1
+                    async with client.get(f"http://127.0.0.1:{running.port}{CREDS}") as r:
+                        name = await r.text()
+                    if r.status != 200:
+                        continue
+                    async with client.get(f"http://127.0.0.1:{running.port}{CREDS}{name}") as r:
+                        body = await r.text()
+                    if r.status != 200:
+                        continue
+                    counters["served"] += 1
+                    secret = json.loads(body)["SecretAccessKey"]
+                    ok = role is not None and not role.endswith("r3") and (
+                        secret == f"{role}|churn.c-{i}")
+                    counters["wrong"] += 0 if ok else 1
+                await send("DELETED", obj)
+                await asyncio.sleep(0.06)
+
+    deliverer = asyncio.create_task(deliver())
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(lane(n) for n in range(40))), timeout=120)
+    finally:
+        deliverer.cancel()
+        await running.stop(drain_timeout=1)
+        await identity.close()
+    return {"row": "1,000-pod churn, address reuse, delayed events", **counters,
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+async def _main() -> None:
+    runner = await cloud_server.start("aws", "127.0.0.1", 0)
+    upstream = f"http://127.0.0.1:{int(runner.addresses[0][1])}"
+    moto, sts_url = _moto()
+    try:
+        rows: list[dict[str, Any]] = []
+        rows += await cached(upstream)
+        rows += await first_request(upstream, sts_url)
+        rows.append(await sts_economy())
+        rows.append(await memory())
+        rows.append(await churn(upstream))
+    finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait(timeout=10)
+        await runner.cleanup()
+    columns = sorted({k for row in rows for k in row}, key=lambda k: (k != "row", k))
+    table_rows = [{k: row.get(k) for k in columns} for row in rows]
+    print(report.table("identity", table_rows))
+    report.save("identity", table_rows)
+
+
+def main() -> None:
+    from podwarden import logs
+
+    logs.configure(level="error")
+    asyncio.run(_main())
