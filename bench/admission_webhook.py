@@ -39,6 +39,7 @@ THROUGHPUT_SECONDS = 5
 RATE = 200
 RATE_SECONDS = 5
 HOST = "podwarden-webhook.podwarden.svc"
+TARGET_P99_US = 10_000.0
 
 
 def _review(pod: dict[str, Any], namespace: str) -> bytes:
@@ -166,9 +167,9 @@ def webhook_rows() -> list[dict[str, Any]]:
 
     rootfs = yaml.safe_load((EXAMPLES / "pod-rootfs.yaml").read_text())
     cases: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
-        ("PSS restricted, /validate", {"mode": "pss"}, "/validate", RESTRICTED_POD),
+        ("PSS restricted /validate", {"mode": "pss"}, "/validate", RESTRICTED_POD),
         (
-            "PSP walkthrough, /mutate (patch)",
+            "PSP walkthrough /mutate (patch)",
             {"mode": "psp", "psp": {"policies": [str(EXAMPLES / "policy.yaml")]}},
             "/mutate",
             rootfs,
@@ -184,7 +185,7 @@ def webhook_rows() -> list[dict[str, Any]]:
                 loaded = _wrk(port, path, body, workdir)
                 if loaded is not None:
                     rows.append({
-                        "case": f"webhook {name}, TLS, {CONNECTIONS} conns (wrk)",
+                        "case": f"webhook {name}, {CONNECTIONS} conns (wrk)",
                         "source": "measured",
                         "evals_per_s": round(loaded["per_s"]),
                         "mean_us": None,
@@ -193,15 +194,17 @@ def webhook_rows() -> list[dict[str, Any]]:
                     })  # fmt: skip
                 fixed = asyncio.run(_fixed_rate(port, path, body, workdir / certs.CA_CERT))
                 load = os.getloadavg()[0]
+                verdict = "met" if fixed["p99_us"] < TARGET_P99_US else "MISSED"
                 rows.append({
-                    "case": f"webhook {name}, TLS, fixed {RATE} req/s "
-                    f"(max {fixed['max_us'] / 1e3:.1f} ms, load avg {load:.1f} on "
-                    f"{os.cpu_count()} CPUs; target p99 < 10 ms)",
+                    "case": f"webhook {name}, fixed {RATE} req/s",
                     "source": "measured",
                     "evals_per_s": round(fixed["per_s"]),
                     "mean_us": fixed["mean_us"],
                     "p50_us": fixed["p50_us"],
                     "p99_us": fixed["p99_us"],
+                    "note": f"target p99 < {TARGET_P99_US / 1e3:.0f} ms at {RATE} req/s "
+                    f"{verdict}; max {fixed['max_us'] / 1e3:.1f} ms; load avg {load:.1f} "
+                    f"on {os.cpu_count()} CPUs",
                 })  # fmt: skip
     return rows
 

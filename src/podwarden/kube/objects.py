@@ -9,6 +9,7 @@ typed, documented access to the fields podwarden decides on.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in _dict(value).items() if v is not None}
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_ip(text: str) -> str | None:
     """The normal text form of an IPv4/IPv6 address, or None for anything else."""
     try:

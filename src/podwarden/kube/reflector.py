@@ -13,9 +13,11 @@ job:
 
 The agent watches only its node's pods (`spec.nodeName=<node>`) and all
 namespaces, so memory follows the node's size, not the cluster's (the kiam
-fault). Metrics: events by type, relists, reconnects, the time of the last
-event or bookmark (staleness), and the lag from a pod's creation to its
-arrival here.
+fault). The admission webhook reads only namespace labels, so it watches
+namespaces alone (`namespaces_only=True`): a pod watch over a whole cluster
+would cost it memory and API-server load for nothing. Metrics: events by
+type, relists, reconnects, the time of the last event or bookmark
+(staleness), and the lag from a pod's creation to its arrival here.
 """
 
 from __future__ import annotations
@@ -217,13 +219,16 @@ async def _reflect(
             await view.apply(obj)
 
 
-def resources_for(node_name: str | None) -> tuple[Resource, Resource]:
-    """The node's pods in every namespace (all pods if node_name is None), and namespaces."""
+NAMESPACES = Resource("Namespace", "/api/v1/namespaces")
+
+
+def resources_for(node_name: str | None, *, namespaces_only: bool = False) -> tuple[Resource, ...]:
+    """The node's pods in every namespace (all pods if node_name is None), and namespaces;
+    only namespaces when `namespaces_only` (node_name is then ignored)."""
+    if namespaces_only:
+        return (NAMESPACES,)
     selector = f"spec.nodeName={node_name}" if node_name else ""
-    return (
-        Resource("Pod", "/api/v1/pods", selector),
-        Resource("Namespace", "/api/v1/namespaces"),
-    )
+    return (Resource("Pod", "/api/v1/pods", selector), NAMESPACES)
 
 
 async def follow(
@@ -231,13 +236,15 @@ async def follow(
     *,
     api: client.Api,
     node_name: str | None,
+    namespaces_only: bool = False,
     backoff: Backoff | None = None,
 ) -> None:
-    """Keep `view` in step with the API server until cancelled; sets view.synced once listed."""
+    """Keep `view` in step with the API server until cancelled; sets view.synced once
+    every watched resource has been listed (the pods stay empty when namespaces_only)."""
     backoff = backoff or Backoff()
     flags: list[asyncio.Event] = []
     tasks = []
-    for resource in resources_for(node_name):
+    for resource in resources_for(node_name, namespaces_only=namespaces_only):
         flags.append(asyncio.Event())
         tasks.append(asyncio.create_task(_reflect(view, api, resource, backoff, flags[-1])))
     listed: asyncio.Future[Any] = asyncio.ensure_future(
@@ -260,9 +267,13 @@ def run(
     *,
     api: client.Api,
     node_name: str | None,
+    namespaces_only: bool = False,
     backoff: Backoff | None = None,
 ) -> asyncio.Task[None]:
     """Start `follow` as a task (cancel it to stop)."""
     return asyncio.create_task(
-        follow(view, api=api, node_name=node_name, backoff=backoff), name="kube-reflector"
+        follow(
+            view, api=api, node_name=node_name, namespaces_only=namespaces_only, backoff=backoff
+        ),
+        name="kube-reflector",
     )

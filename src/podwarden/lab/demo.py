@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from podwarden.lab import demo_firewall, state, topology
+from podwarden.lab import demo_firewall, demo_identity, state, topology
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.demo_model import ActContext, Row
 from podwarden.lab.topology import Lab
@@ -61,6 +61,7 @@ class Act:
 
 ACTS: list[Act] = [
     Act("metadata firewall: node credentials before and after podwarden", demo_firewall.run),
+    Act("pod identity: the kube2iam walkthrough with kubectl and awscli", demo_identity.run),
 ]
 
 

@@ -12,12 +12,16 @@ error status, never forwarded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.hdrs import CONTENT_TYPE
+from multidict import CIMultiDict
 
 from podwarden import logs
 from podwarden.metadata import firewall
@@ -50,7 +54,7 @@ are answered with its status/body/content_type/response_headers."""
 IdentityHandlers = Mapping[str, IdentityHandler]
 
 TEXT = "text/plain; charset=utf-8"
-_Verdict = tuple[CanonicalRequest | None, Decision]
+_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _MEMO_MAX_REQUEST = 2048  # characters: keeps the verdict memo's memory small
 _AWS_TOKEN_HANDLER = "aws.token"
 _READ_METHODS = frozenset({"GET", "HEAD"})
@@ -58,7 +62,12 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the client gets, before the provider's always-present headers."""
+    """What the client gets, before the provider's always-present headers.
+
+    The wire headers and the log members are built once per Reply and kept:
+    cached answers and fixed refusals are the same Reply object request after
+    request, so the hot path re-uses them instead of rebuilding them.
+    """
 
     status: int
     body: bytes
@@ -67,6 +76,34 @@ class Reply:
     decision: str = "deny"
     rule: str = ""
     cache: str = ""
+    _wire: list[CIMultiDict[str]] = field(default_factory=list, compare=False, repr=False)
+    _log: list[str] = field(default_factory=list, compare=False, repr=False)
+    _hit: list[Reply] = field(default_factory=list, compare=False, repr=False)
+
+    def wire_headers(self, always: tuple[tuple[str, str], ...]) -> CIMultiDict[str]:
+        """Content-Type, the reply's own headers, then `always` (the same for a proxy's life)."""
+        if not self._wire:
+            headers: CIMultiDict[str] = CIMultiDict(((CONTENT_TYPE, self.content_type),))
+            for name, value in (*self.headers, *always):
+                headers[name] = value
+            self._wire.append(headers)
+        return self._wire[0]
+
+    def log_members(self) -> str:
+        """The JSON members decision, rule, status and cache of the access line."""
+        if not self._log:
+            cache = _json_str(self.cache) if self.cache else "null"
+            self._log.append(
+                f'"decision": {_json_str(self.decision)}, "rule": {_json_str(self.rule)}, '
+                f'"status": {self.status}, "cache": {cache}'
+            )
+        return self._log[0]
+
+    def as_hit(self) -> Reply:
+        """This cached answer, labelled as served from the cache (built once)."""
+        if not self._hit:
+            self._hit.append(dataclasses.replace(self, cache="hit", _wire=[], _log=[], _hit=[]))
+        return self._hit[0]
 
 
 def _text(status: int, message: str, *, rule: str, decision: str = "deny") -> Reply:
@@ -82,6 +119,24 @@ def _from_decision(decision: Decision) -> Reply:
         decision=decision.action.value,
         rule=decision.rule_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything about one exact request that does not depend on the client or the clock.
+
+    Remembered per (method, target, raw headers): the firewall's verdict is a
+    pure function of them, so a repeat skips decoding, canonicalising and
+    judging. `fixed` is the answer for verdicts that are answered as is.
+    """
+
+    raw: RawRequest  # client-less
+    canonical: CanonicalRequest | None  # client-less
+    decision: Decision
+    fixed: Reply | None
+    path_json: str  # the access line's "path", already JSON-encoded
+    session_tokens: tuple[str, ...]  # AWS: X-aws-ec2-metadata-token values as sent
+    cache_key: tuple[str, str, tuple[tuple[str, str], ...]] | None
 
 
 @dataclass
@@ -122,10 +177,10 @@ class _Handler:
         self._metrics = metrics
         self._identity = identity
         self._always = tuple(fw.always_headers)
-        # Bound once: a lazy structlog proxy re-binds on every call, which costs
-        # more than the rest of a cached answer.
+        # Bound once: a lazy structlog proxy re-binds on every call.
         self._log = logs.get("metadata.proxy").bind()
-        self._verdicts: BoundedMemo[RawRequest, _Verdict] = BoundedMemo(
+        self.access = logs.AccessLog("metadata.proxy")
+        self._plans: BoundedMemo[_PlanKey, _Plan] = BoundedMemo(
             max_entries=settings.verdict_memo_entries
         )
         self.inflight = _Inflight()
@@ -135,122 +190,123 @@ class _Handler:
         started = time.perf_counter()
         self.inflight.enter()
         client = request.remote or ""
-        path = request.raw_path
+        plan: _Plan | None = None
         try:
-            raw = await self._raw(request, client)
-            if isinstance(raw, Reply):
-                reply = raw
+            if request.body_exists:
+                planned = await self._plan_with_body(request)
             else:
-                canonical, decision = self._evaluate(raw)
-                if canonical is not None:
-                    path = canonical.path
-                reply = await self._serve(raw, canonical, decision)
+                key = (request.method, request.raw_path, request.raw_headers)
+                planned = self._plans.get(key) or self._plan(key)
+            if isinstance(planned, Reply):
+                reply = planned
+            else:
+                plan = planned
+                reply = await self._serve(plan, client)
         except Exception as exc:  # a decision that cannot be made is a refusal, never a crash
             self._log.error("request failed", client=client, error=repr(exc), exc_info=exc)
-            reply = _text(500, "internal error in the metadata proxy", rule="proxy.error")
+            reply = _INTERNAL_ERROR
         finally:
             self.inflight.leave()
         seconds = time.perf_counter() - started
-        response = web.Response(status=reply.status, body=reply.body)
-        response.headers["Content-Type"] = reply.content_type
-        for name, value in reply.headers:
-            response.headers[name] = value
-        for name, value in self._always:
-            response.headers[name] = value
-        self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=seconds)
-        self._log.info(
-            "request",
-            client=client,
-            method=request.method,
-            path=path if len(path) <= 512 else path[:512] + "...",
-            decision=reply.decision,
-            rule=reply.rule,
-            status=reply.status,
-            cache=reply.cache or None,
-            latency_ms=round(seconds * 1000, 3),
+        response = web.Response(
+            status=reply.status, body=reply.body, headers=reply.wire_headers(self._always)
         )
+        self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=seconds)
+        if self.access.enabled:
+            path = plan.path_json if plan is not None else _log_path(request.raw_path)
+            self.access.write(
+                f'"client": {_json_str(client)}, "method": {_json_str(request.method)}, '
+                f'"path": {path}, {reply.log_members()}, '
+                f'"latency_ms": {round(seconds * 1000, 3)!r}'
+            )
         return response
 
-    def _evaluate(self, raw: RawRequest) -> _Verdict:
-        """`firewall.evaluate`, remembered per exact raw request (client included).
+    def _plan(self, key: _PlanKey) -> _Plan:
+        """Judge a body-less request and remember the plan when the request is small."""
+        method, target, raw_headers = key
+        headers = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers)
+        plan = self._make_plan(RawRequest(method=method, target=target, headers=headers, client=""))
+        size = len(target) + sum(len(n) + len(v) for n, v in raw_headers)
+        if size <= _MEMO_MAX_REQUEST:  # unusual requests are judged afresh, not remembered
+            self._plans.put(key, plan)
+        return plan
 
-        Safe because evaluation is pure; ANSWER verdicts are not remembered so
-        that a handler always sees a fresh canonical request.
-        """
-        size = len(raw.target) + sum(len(name) + len(value) for name, value in raw.headers)
-        if raw.body or size > _MEMO_MAX_REQUEST:
-            return self._fw.evaluate(raw)  # unusual requests are judged afresh, not remembered
-        verdict = self._verdicts.get(raw)
-        if verdict is None:
-            verdict = self._fw.evaluate(raw)
-            if verdict[1].action is not Action.ANSWER:
-                self._verdicts.put(raw, verdict)
-        return verdict
+    def _make_plan(self, raw: RawRequest) -> _Plan:
+        canonical, decision = self._fw.evaluate(raw)
+        action = decision.action
+        cache_key = None
+        if action is Action.ALLOW and decision.cache_ttl > 0 and raw.method == "GET":
+            cache_key = (decision.rule_id, decision.upstream_target, decision.forward_headers)
+        return _Plan(
+            raw=raw,
+            canonical=canonical,
+            decision=decision,
+            fixed=None if action in (Action.ALLOW, Action.ANSWER) else _from_decision(decision),
+            path_json=_log_path(canonical.path if canonical is not None else raw.target),
+            session_tokens=tuple(v for n, v in raw.headers if n.lower() == TOKEN_HEADER)
+            if self._aws
+            else (),
+            cache_key=cache_key,
+        )
 
-    async def _raw(self, request: web.BaseRequest, client: str) -> RawRequest | Reply:
-        body = b""
-        if request.body_exists:
-            limit = self._settings.max_body_bytes
-            too_big = _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
-            length = request.content_length
-            if length is not None:
-                if length > limit:
+    async def _plan_with_body(self, request: web.BaseRequest) -> _Plan | Reply:
+        """Requests with a body are rare (the token PUT never has one): read, judge, forget."""
+        limit = self._settings.max_body_bytes
+        too_big = _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+        length = request.content_length
+        if length is not None:
+            if length > limit:
+                return too_big
+            body = await request.content.readexactly(length)
+        else:  # chunked: read until the end, refusing as soon as the limit is passed
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limit:
                     return too_big
-                body = await request.content.readexactly(length)
-            else:  # chunked: read until the end, refusing as soon as the limit is passed
-                chunks: list[bytes] = []
-                size = 0
-                while chunk := await request.content.readany():
-                    size += len(chunk)
-                    if size > limit:
-                        return too_big
-                    chunks.append(chunk)
-                body = b"".join(chunks)
+                chunks.append(chunk)
+            body = b"".join(chunks)
         headers = tuple(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers
         )
-        return RawRequest(
-            method=request.method,
-            target=request.raw_path,
-            headers=headers,
-            client=client,
-            body=body,
+        raw = RawRequest(
+            method=request.method, target=request.raw_path, headers=headers, client="", body=body
         )
+        return self._make_plan(raw)
 
-    async def _serve(
-        self, raw: RawRequest, canonical: CanonicalRequest | None, decision: Decision
-    ) -> Reply:
+    async def _serve(self, plan: _Plan, client: str) -> Reply:
+        canonical = plan.canonical
         if canonical is None:
-            return _from_decision(decision)
+            assert plan.fixed is not None  # a request that is not canonical is always refused
+            return plan.fixed
         if self._aws and canonical.method in _READ_METHODS:
-            refused = self._check_session_token(raw)
+            refused = self._check_session_token(plan.session_tokens, client)
             if refused is not None:
                 return refused
+        decision = plan.decision
         if decision.action is Action.ALLOW:
-            return await self._forward(canonical.method, decision)
+            return await self._forward(canonical.method, decision, plan.cache_key)
         if decision.action is Action.ANSWER:
-            return await self._answer(raw, canonical, decision)
-        return _from_decision(decision)
+            return await self._answer(plan, dataclasses.replace(canonical, client=client))
+        assert plan.fixed is not None
+        return plan.fixed
 
-    def _check_session_token(self, raw: RawRequest) -> Reply | None:
+    def _check_session_token(self, values: tuple[str, ...], client: str) -> Reply | None:
         """IMDSv2 on reads: a token that is present must be ours, valid and the client's."""
-        values = [v for n, v in raw.headers if n.lower() == TOKEN_HEADER]
         if not values:
-            if self._fw.imdsv2_required:
-                return Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
-            return None
+            return _IMDSV2_REQUIRED if self._fw.imdsv2_required else None
         if len(set(values)) != 1:
-            return Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
-        verdict = self._tokens.check(values[0].strip(), client=raw.client)
+            return _TOKEN_INVALID
+        verdict = self._tokens.check(values[0].strip(), client=client)
         if verdict is not TokenCheck.VALID:
-            return Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{verdict.value}")
+            return _TOKEN_REFUSED[verdict]
         return None
 
-    async def _answer(
-        self, raw: RawRequest, canonical: CanonicalRequest, decision: Decision
-    ) -> Reply:
+    async def _answer(self, plan: _Plan, canonical: CanonicalRequest) -> Reply:
+        decision = plan.decision
         if decision.handler == _AWS_TOKEN_HANDLER and self._aws:
-            return self._mint_token(raw, decision)
+            return self._mint_token(plan.raw, decision, client=canonical.client)
         handler = self._identity.get(decision.handler)
         if handler is None:
             return _text(
@@ -266,14 +322,14 @@ class _Handler:
                 502, "the credential source failed; try again later", rule=decision.rule_id
             )
         if answer.action is Action.ALLOW:
-            return await self._forward(canonical.method, answer)
+            return await self._forward(canonical.method, answer, None)
         return _from_decision(answer)
 
-    def _mint_token(self, raw: RawRequest, decision: Decision) -> Reply:
+    def _mint_token(self, raw: RawRequest, decision: Decision, *, client: str) -> Reply:
         ttl = parse_ttl([v for n, v in raw.headers if n.lower() == TTL_HEADER])
         if ttl is None:
             return Reply(400, BAD_REQUEST_BODY, HTML, rule="aws.token.ttl")
-        token = self._tokens.mint(client=raw.client, ttl=ttl)
+        token = self._tokens.mint(client=client, ttl=ttl)
         return Reply(
             status=200,
             body=token.encode(),
@@ -283,7 +339,17 @@ class _Handler:
             rule=decision.rule_id,
         )
 
-    async def _forward(self, method: str, decision: Decision) -> Reply:
+    async def _forward(
+        self,
+        method: str,
+        decision: Decision,
+        cache_key: tuple[str, str, tuple[tuple[str, str], ...]] | None,
+    ) -> Reply:
+        if cache_key is not None:
+            cached = self._cache.peek(cache_key)
+            if cached is not None:  # the hot path: no closure, no task, no new objects
+                return cached.as_hit()
+
         async def fetch() -> Reply:
             response = await self._upstream.fetch(
                 method=method, target=decision.upstream_target, headers=decision.forward_headers
@@ -291,26 +357,33 @@ class _Handler:
             return _filtered(response, decision)
 
         try:
-            if decision.cache_ttl > 0 and method == "GET":
-                key = (decision.rule_id, decision.upstream_target, decision.forward_headers)
+            if cache_key is not None:
                 reply, hit = await self._cache.fetch_through(
-                    key, ttl=decision.cache_ttl, fetch=fetch, keep=lambda r: r.status == 200
+                    cache_key, ttl=decision.cache_ttl, fetch=fetch, keep=lambda r: r.status == 200
                 )
-                return Reply(
-                    reply.status,
-                    reply.body,
-                    reply.content_type,
-                    reply.headers,
-                    decision="allow",
-                    rule=decision.rule_id,
-                    cache="hit" if hit else "miss",
-                )
+                if hit:
+                    return reply.as_hit()
+                return dataclasses.replace(reply, cache="miss", _wire=[], _log=[], _hit=[])
             return await fetch()
         except UpstreamError as exc:
             self._metrics.upstream_error(exc.kind)
             return _text(
                 502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision="allow"
             )
+
+
+_PlanKey = tuple[str, str, tuple[tuple[bytes, bytes], ...]]
+_INTERNAL_ERROR = _text(500, "internal error in the metadata proxy", rule="proxy.error")
+_IMDSV2_REQUIRED = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
+_TOKEN_REFUSED = {
+    check: Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{check.value}")
+    for check in TokenCheck
+}
+_TOKEN_INVALID = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
+
+
+def _log_path(path: str) -> str:
+    return _json_str(path if len(path) <= 512 else path[:512] + "...")
 
 
 def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
@@ -387,6 +460,7 @@ class RunningProxy:
                 "drain timed out", inflight=self._handler.inflight.count, timeout=timeout
             )
         await self._runner.cleanup()
+        self._handler.access.flush()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self._upstream.close()

@@ -53,6 +53,9 @@ def _install_uvloop() -> None:
     "--kubeconfig", type=_FILE, help="Follow this cluster; PSP use via SubjectAccessReview."
 )
 @click.option(
+    "--in-cluster", is_flag=True, help="Follow the cluster this pod runs in (its service account)."
+)
+@click.option(
     "--cluster-file", type=_FILE, help="Namespaces and RBAC objects from a YAML file instead."
 )
 @click.option("--config", "config_file", type=_FILE, help="Webhook configuration (YAML).")
@@ -66,6 +69,7 @@ def webhook(
     tls_cert: Path | None,
     tls_key: Path | None,
     kubeconfig: Path | None,
+    in_cluster: bool,
     cluster_file: Path | None,
     config_file: Path | None,
     poll_interval: float,
@@ -80,8 +84,8 @@ def webhook(
     ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)}")
-    if (kubeconfig is None) == (cluster_file is None):
-        raise click.UsageError("give exactly one of --kubeconfig and --cluster-file")
+    if sum((kubeconfig is not None, in_cluster, cluster_file is not None)) != 1:
+        raise click.UsageError("give exactly one of --kubeconfig, --in-cluster and --cluster-file")
     assert listen is not None
     host, port = _split_listen(listen)
     logs.configure()
@@ -97,6 +101,7 @@ def webhook(
                 settings=parsed,
                 kubeconfig=kubeconfig,
                 cluster_file=cluster_file,
+                in_cluster=in_cluster,
                 poll_interval=poll_interval,
             )
         )

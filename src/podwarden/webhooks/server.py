@@ -1,7 +1,8 @@
 """Wiring for `podwarden webhook`: the cluster source, the authorizer, TLS, the listener.
 
-Two sources, one view: `--kubeconfig` follows the API server with the reflector
-and asks it SubjectAccessReviews for PSP selection; `--cluster-file` reads the
+Two sources, one view: `--kubeconfig` (or `--in-cluster`, the pod's service
+account) follows the API server's namespaces with the reflector and asks it
+SubjectAccessReviews for PSP selection; `--cluster-file` reads the
 namespaces and RBAC objects from a file (tests, clusters without PSP RBAC).
 `Running` is the started server; tests and the benchmark use it in-process.
 """
@@ -54,12 +55,13 @@ async def start(
     settings: Settings,
     kubeconfig: Path | None = None,
     cluster_file: Path | None = None,
+    in_cluster: bool = False,
     poll_interval: float = 1.0,
     sync_timeout: float = 30.0,
 ) -> Running:
     """Start serving; raises ConfigError for unusable flags or files."""
-    if (kubeconfig is None) == (cluster_file is None):
-        raise ValueError("exactly one of kubeconfig and cluster_file is required")
+    if sum((kubeconfig is not None, cluster_file is not None, in_cluster)) != 1:
+        raise ValueError("exactly one of kubeconfig, cluster_file and in_cluster is required")
     context = tls.ReloadingContext(tls_cert, tls_key)
     view = store.ClusterView()
     tasks: list[asyncio.Task[None]] = []
@@ -71,11 +73,10 @@ async def start(
         authorizer = access.RbacAuthorizer(lambda: source.rbac)
         tasks.append(asyncio.create_task(source.follow(view, poll_interval=poll_interval)))
     else:
-        assert kubeconfig is not None
-        api = client.from_kubeconfig(kubeconfig)
+        api = client.from_kubeconfig(kubeconfig) if kubeconfig else client.in_cluster()
         authorizer = access.SarAuthorizer(api)
-        # Namespaces (and pods) from the API server; the webhook reads only namespaces.
-        tasks.append(reflector.run(view, api=api, node_name=None))
+        # The webhook reads only namespace labels: no pod watch over the whole cluster.
+        tasks.append(reflector.run(view, api=api, node_name=None, namespaces_only=True))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(view.synced.wait(), sync_timeout)
     tasks.append(asyncio.create_task(context.follow(poll_interval=poll_interval)))

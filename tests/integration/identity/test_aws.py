@@ -94,7 +94,13 @@ async def test_imds_answers_show_only_the_pods_role(node_env, stack):
     assert status == 200
     document = json.loads(body)
     assert set(document) == {
-        "Code", "LastUpdated", "Type", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"
+        "Code",
+        "LastUpdated",
+        "Type",
+        "AccessKeyId",
+        "SecretAccessKey",
+        "Token",
+        "Expiration",
     }
     assert (document["Code"], document["Type"]) == ("Success", "AWS-HMAC")
     expires = datetime.strptime(document["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -105,9 +111,7 @@ async def test_imds_answers_show_only_the_pods_role(node_env, stack):
     )
 
 
-async def test_a_pod_without_a_role_gets_nothing_and_never_the_nodes_credentials(
-    node_env, stack
-):
+async def test_a_pod_without_a_role_gets_nothing_and_never_the_nodes_credentials(node_env, stack):
     view = await view_with(permit_all_roles(), pod("plain", "127.0.0.1"))
     running = await stack(ProviderName.AWS, view=view, sts_endpoint=node_env.url)
     assert await asyncio.to_thread(botocore_imds, running.proxy.port) is None
@@ -118,9 +122,7 @@ async def test_a_pod_without_a_role_gets_nothing_and_never_the_nodes_credentials
             assert not any(s in body for s in NODE_SECRETS)
 
 
-async def test_a_namespace_that_does_not_permit_the_role_refuses_it_with_an_event(
-    node_env, stack
-):
+async def test_a_namespace_that_does_not_permit_the_role_refuses_it_with_an_event(node_env, stack):
     events = Events()
     view = await view_with(
         namespace("team", {keys.AWS_ALLOWED_ROLES: json.dumps(["*/other"])}),
@@ -207,7 +209,11 @@ async def test_headers_never_change_who_the_client_is(node_env, stack):
         pod("mypod", "127.0.0.2", annotations={keys.AWS_ROLE: READER}),
     )
     running = await stack(ProviderName.AWS, view=view, sts_endpoint=node_env.url)
-    forged = {"X-Forwarded-For": "127.0.0.2", "X-Real-IP": "127.0.0.2", "Forwarded": "for=127.0.0.2"}
+    forged = {
+        "X-Forwarded-For": "127.0.0.2",
+        "X-Real-IP": "127.0.0.2",
+        "Forwarded": "for=127.0.0.2",
+    }
     async with client_from("127.0.0.3") as client:
         assert (await get(client, running.url + IMDS_CREDS, forged))[0] == 404
     async with client_from("127.0.0.2") as client:
@@ -218,9 +224,7 @@ async def test_headers_never_change_who_the_client_is(node_env, stack):
 async def test_deleted_and_deannotated_pods_lose_their_role_at_the_next_event(node_env, stack):
     mine = pod("mypod", "127.0.0.2", annotations={keys.AWS_ROLE: READER})
     view = await view_with(permit_all_roles(), mine)
-    running = await stack(
-        ProviderName.AWS, view=view, sts_endpoint=node_env.url, address_wait=0.3
-    )
+    running = await stack(ProviderName.AWS, view=view, sts_endpoint=node_env.url, address_wait=0.3)
     async with client_from("127.0.0.2") as client:
         assert (await get(client, running.url + IMDS_CREDS + "reader"))[0] == 200
         bare = json.loads(json.dumps(mine))
@@ -237,9 +241,7 @@ async def test_deleted_and_deannotated_pods_lose_their_role_at_the_next_event(no
 
 async def test_an_unknown_address_waits_a_bounded_time_for_the_view(node_env, stack):
     view = await view_with(permit_all_roles())
-    running = await stack(
-        ProviderName.AWS, view=view, sts_endpoint=node_env.url, address_wait=0.3
-    )
+    running = await stack(ProviderName.AWS, view=view, sts_endpoint=node_env.url, address_wait=0.3)
     async with client_from("127.0.0.4") as client:
         started = time.monotonic()
         assert (await get(client, running.url + IMDS_CREDS))[0] == 404
@@ -271,7 +273,10 @@ async def test_container_credentials_endpoint_with_a_per_pod_token(node_env, sta
     mine = pod("mypod", "127.0.0.1", annotations={keys.AWS_ROLE: READER}, uid="uid-mypod")
     view = await view_with(permit_all_roles(), mine)
     running = await stack(
-        ProviderName.AWS, view=view, sts_endpoint=node_env.url, container_token_secret=secret,
+        ProviderName.AWS,
+        view=view,
+        sts_endpoint=node_env.url,
+        container_token_secret=secret,
         session_tags=True,
     )
     token = handlers.container_token(secret, "uid-mypod")

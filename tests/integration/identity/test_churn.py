@@ -9,7 +9,8 @@ request. The model's one assumption, which is the node's own causality: an
 address is handed to a new pod only after the old pod's termination was
 observable on the node (the kubelet tears the sandbox down when the same
 watch tells it to), so reuse waits for that event's delivery plus a gap.
-Everything else — how late events are, when requests come — is random. Credentials name the session (namespace.pod) and role they were
+Everything else — how late events are, when requests come — is random.
+Credentials name the session (namespace.pod) and role they were
 issued for, so any answer can be checked against the pod that asked:
 a wrong answer is credentials for another pod or role, or any credentials
 for a pod that may have none. Target: zero.
@@ -36,8 +37,12 @@ PODS = 1000
 LANES = 40
 MAX_EVENT_DELAY = 0.04
 REUSE_GAP = 0.06  # an address is reused only after the old pod is gone (CNI release)
-ROLES = ("arn:aws:iam::123456789012:role/r1", "arn:aws:iam::123456789012:role/r2",
-         "arn:aws:iam::123456789012:role/forbidden", None)
+ROLES = (
+    "arn:aws:iam::123456789012:role/r1",
+    "arn:aws:iam::123456789012:role/r2",
+    "arn:aws:iam::123456789012:role/forbidden",
+    None,
+)
 
 
 class DelayedWatch:
@@ -46,9 +51,9 @@ class DelayedWatch:
     def __init__(self, view: store.ClusterView, rng: random.Random) -> None:
         self.view = view
         self.rng = rng
-        self.queue: asyncio.Queue[
-            tuple[float, str, dict[str, Any], asyncio.Future[None]]
-        ] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[float, str, dict[str, Any], asyncio.Future[None]]] = (
+            asyncio.Queue()
+        )
         self.last = 0.0
         self.task = asyncio.create_task(self._run())
 
@@ -108,9 +113,7 @@ async def test_churn_with_address_reuse_and_delayed_events_serves_zero_wrong_cre
     permit = {keys.AWS_ALLOWED_ROLES: json.dumps(["*/r1", "*/r2"])}
     await view.apply(namespace("churn", permit))
     calls: list[str] = []
-    running = await stack(
-        ProviderName.AWS, view=view, aws_fetch=fake_sts(calls), address_wait=0.5
-    )
+    running = await stack(ProviderName.AWS, view=view, aws_fetch=fake_sts(calls), address_wait=0.5)
     watch = DelayedWatch(view, rng)
     tally = Tally()
     counter = iter(range(PODS))
@@ -118,8 +121,13 @@ async def test_churn_with_address_reuse_and_delayed_events_serves_zero_wrong_cre
     async def one_pod(index: int, address: str) -> asyncio.Future[None]:
         role = ROLES[index % len(ROLES)]
         name = f"p{index}"
-        obj = pod(name, address, ns="churn", uid=f"uid-{index}",
-                  annotations={keys.AWS_ROLE: role} if role else {})
+        obj = pod(
+            name,
+            address,
+            ns="churn",
+            uid=f"uid-{index}",
+            annotations={keys.AWS_ROLE: role} if role else {},
+        )
         watch.send("ADDED", obj)
         entitled = role is not None and not role.endswith("forbidden")
         async with client_from(address) as client:

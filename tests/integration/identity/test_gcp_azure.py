@@ -45,9 +45,7 @@ print(json.dumps({"token": creds.token, "email": creds.service_account_email}))
 
 @pytest.fixture
 async def iam() -> AsyncIterator[tuple[iam_app.IamState, str]]:
-    state = iam_app.IamState(
-        grants={secrets.GCE_NODE_TOKEN: {READER}}, accounts={READER, WRITER}
-    )
+    state = iam_app.IamState(grants={secrets.GCE_NODE_TOKEN: {READER}}, accounts={READER, WRITER})
     runner = await iam_app.start(state, "127.0.0.1", 0)
     yield state, f"http://127.0.0.1:{int(runner.addresses[0][1])}"
     await runner.cleanup()
@@ -62,7 +60,8 @@ async def view_with(*objects: dict[str, Any]) -> store.ClusterView:
 
 def gcp_namespace() -> dict[str, Any]:
     return namespace(
-        "team", {keys.GCP_ALLOWED_SERVICE_ACCOUNTS: json.dumps(["*@proj-1.iam.gserviceaccount.com"])}
+        "team",
+        {keys.GCP_ALLOWED_SERVICE_ACCOUNTS: json.dumps(["*@proj-1.iam.gserviceaccount.com"])},
     )
 
 
@@ -76,7 +75,11 @@ async def google_auth(port: int, tmp_path: Path) -> subprocess.CompletedProcess[
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-c", GOOGLE_CLIENT],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
 
 
@@ -127,7 +130,7 @@ async def test_a_pod_without_an_account_gets_no_token(stack, iam, tmp_path):
 
 
 async def test_an_account_the_node_may_not_impersonate_is_refused(stack, iam):
-    state, endpoint = iam
+    _, endpoint = iam
     view = await view_with(
         gcp_namespace(), pod("mypod", "127.0.0.1", annotations={keys.GCP_SERVICE_ACCOUNT: WRITER})
     )
@@ -201,5 +204,8 @@ async def test_azure_without_annotation_gets_imds_400(stack, monkeypatch):
     async with client_from("127.0.0.1") as client:
         status, body = await get(client, url, {"Metadata": "true"})
     assert status == 400
-    assert json.loads(body) == {"error": "invalid_request", "error_description": "Identity not found"}
+    assert json.loads(body) == {
+        "error": "invalid_request",
+        "error_description": "Identity not found",
+    }
     assert secrets.AZURE_NODE_TOKEN not in body

@@ -65,7 +65,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def proxy_port(cluster, moto: Moto, tmp_path: Path) -> Iterator[int]:
-    server, kubeconfig = cluster
+    _, kubeconfig = cluster
     cloud_port, port = free_port(), free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     node_env = {
@@ -75,24 +75,43 @@ def proxy_port(cluster, moto: Moto, tmp_path: Path) -> Iterator[int]:
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
     }
     cloud = _spawn(
-        [str(BIN / "podwarden"), "lab", "cloud", "--provider", "aws",
-         "--listen", f"127.0.0.1:{cloud_port}"],
-        env=clean, log=tmp_path / "cloud.log",
+        [
+            str(BIN / "podwarden"),
+            "lab",
+            "cloud",
+            "--provider",
+            "aws",
+            "--listen",
+            f"127.0.0.1:{cloud_port}",
+        ],
+        env=clean,
+        log=tmp_path / "cloud.log",
     )
     proxy = None
     try:
         wait_listening("127.0.0.1", cloud_port, timeout=20)
         proxy = _spawn(
             [
-                str(BIN / "podwarden"), "proxy", "--provider", "aws",
-                "--upstream", f"http://127.0.0.1:{cloud_port}",
-                "--listen", f"127.0.0.1:{port}",
-                "--kubeconfig", str(kubeconfig), "--node", "node-a",
-                "--base-role-arn", "arn:aws:iam::123456789012:role/",
-                "--sts-endpoint", moto.url,
+                str(BIN / "podwarden"),
+                "proxy",
+                "--provider",
+                "aws",
+                "--upstream",
+                f"http://127.0.0.1:{cloud_port}",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--node",
+                "node-a",
+                "--base-role-arn",
+                "arn:aws:iam::123456789012:role/",
+                "--sts-endpoint",
+                moto.url,
                 "--session-tags",
             ],
-            env=node_env, log=tmp_path / "proxy.log",
+            env=node_env,
+            log=tmp_path / "proxy.log",
         )
         wait_listening("127.0.0.1", port, timeout=20)
         yield port
@@ -105,7 +124,10 @@ def proxy_port(cluster, moto: Moto, tmp_path: Path) -> Iterator[int]:
 def _kubectl(kubeconfig: Path, *args: str) -> str:
     done = subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -114,7 +136,11 @@ def _kubectl(kubeconfig: Path, *args: str) -> str:
 def _ls(moto: Moto, port: int, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "aws"), "--endpoint-url", moto.url, "s3", "ls", f"s3://{BUCKET}"],
-        capture_output=True, text=True, timeout=60, env=pod_env(port, tmp_path), check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=pod_env(port, tmp_path),
+        check=False,
     )
 
 
@@ -134,9 +160,7 @@ def test_the_kube2iam_walkthrough(cluster, moto, proxy_port, tmp_path):
     _kubectl(kubeconfig, "apply", "-f", str(tmp_path / "ns.json"))
     body = pod("mypod", "127.0.0.1")
     del body["metadata"]["uid"]
-    created = requests.post(
-        f"{server.url}/api/v1/namespaces/team/pods", json=body, timeout=10
-    )
+    created = requests.post(f"{server.url}/api/v1/namespaces/team/pods", json=body, timeout=10)
     assert created.status_code == 201, created.text
 
     before = _ls(moto, proxy_port, tmp_path)
@@ -157,9 +181,7 @@ def test_the_kube2iam_walkthrough(cluster, moto, proxy_port, tmp_path):
     assert denied.returncode != 0
     assert "AccessDenied" in denied.stderr
 
-    _kubectl(
-        kubeconfig, "annotate", "--overwrite", "pods", "mypod", "iam.amazonaws.com/role=admin"
-    )
+    _kubectl(kubeconfig, "annotate", "--overwrite", "pods", "mypod", "iam.amazonaws.com/role=admin")
     refused = _until(
         lambda: ("Unable to locate" in (r := _ls(moto, proxy_port, tmp_path)).stderr, r)
     )

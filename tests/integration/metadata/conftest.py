@@ -140,6 +140,7 @@ class LogLines:
         self.stream = io.StringIO()
 
     def records(self) -> list[dict[str, Any]]:
+        logs.flush()  # access lines are batched
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
 
     def requests(self) -> list[dict[str, Any]]:

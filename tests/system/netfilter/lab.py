@@ -65,14 +65,19 @@ class Lab:
         *,
         wait_line: str | None = "ready",
         preexec: str | None = None,
+        stderr_to: Path | None = None,
     ) -> subprocess.Popen[str]:
         """Start a process in `ns`, killed (by PID) at close."""
         full = self.nsenter(ns, argv)
         if preexec is not None:  # shell step first (e.g. join a cgroup), then exec
             full = self.nsenter(ns, ["sh", "-c", f'{preexec} && exec "$@"', "sh", *argv])
+        # stderr to a file when asked: a chatty process must never block on a full pipe
+        err = stderr_to.open("w") if stderr_to is not None else subprocess.PIPE
         proc = subprocess.Popen(
-            full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+            full, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
         )
+        if stderr_to is not None:
+            err.close()  # type: ignore[union-attr]
         self.tracker.on_close(f"process {proc.pid}", lambda: stop(proc))
         if wait_line is not None:
             line = proc.stdout.readline() if proc.stdout else ""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import selectors
-import tempfile
-from pathlib import Path
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,12 @@ IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 
 
 def start_agent(
-    lab: Lab, backend: str, *, period: float = 1.0, log_level: str = "warning"
+    lab: Lab,
+    backend: str,
+    *,
+    period: float = 1.0,
+    log_level: str = "warning",
+    stderr_to: Path | None = None,
 ) -> subprocess.Popen[str]:
     argv = [
         str(PODWARDEN),
@@ -44,7 +48,7 @@ def start_agent(
         "--log-level",
         log_level,
     ]
-    return lab.spawn(lab.node, argv, wait_line=None)
+    return lab.spawn(lab.node, argv, wait_line=None, stderr_to=stderr_to)
 
 
 def wait_ready(lab: Lab, agent: subprocess.Popen[str], *, timeout: float = 15) -> float:
@@ -60,22 +64,17 @@ def wait_ready(lab: Lab, agent: subprocess.Popen[str], *, timeout: float = 15) -
     return float(result["waited"])
 
 
-def wait_installed(agent: subprocess.Popen[str], *, timeout: float = 20) -> float:
-    """Until the agent logs that its rules are in (proxy listening before that)."""
+def wait_installed(agent: subprocess.Popen[str], log: Path, *, timeout: float = 20) -> float:
+    """Until the agent logs that its rules are in (its proxy listens before that)."""
     started = time.monotonic()
-    assert agent.stderr is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(agent.stderr, selectors.EVENT_READ)
-        while time.monotonic() - started < timeout:
-            if not selector.select(timeout=0.5):
-                continue
-            line = agent.stderr.readline()
-            if not line:
-                break
-            if '"rules installed"' in line:
-                return time.monotonic() - started
+    while time.monotonic() - started < timeout:
+        if '"rules installed"' in log.read_text():
+            return time.monotonic() - started
+        if agent.poll() is not None:
+            break
+        time.sleep(0.02)
     stop(agent)
-    raise AssertionError(f"agent did not install its rules (exit {agent.returncode})")
+    raise AssertionError(f"agent did not install its rules: {log.read_text()[-2000:]}")
 
 
 def installer(lab: Lab, backend: str) -> reconcile.Installer:
@@ -166,8 +165,9 @@ def test_twenty_agent_restarts_under_load_leak_nothing(lab: Lab, backend: str):
     waits: list[float] = []
     try:
         for round_ in range(20):
-            agent = start_agent(lab, backend, period=0.5, log_level="info")
-            waits.append(wait_installed(agent))
+            log = stop_file.parent / f"agent-{round_}.log"
+            agent = start_agent(lab, backend, period=0.5, log_level="info", stderr_to=log)
+            waits.append(wait_installed(agent, log))
             time.sleep(0.1)  # some requests are served by this incarnation
             stop(agent, sig=signal.SIGKILL if round_ % 2 else signal.SIGTERM)  # crash or stop
     finally:

@@ -90,7 +90,7 @@ def test_a_namespace_without_annotations_permits_nothing():
 def test_an_unknown_namespace_permits_nothing():
     found = assign.aws(pod({keys.AWS_ROLE: BASE + "reader"}), None, aws_settings())
     assert found == assign.Refusal(
-        "IdentityNotPermitted", "the pod's namespace is not known (yet)"
+        "IdentityNotPermitted", "the pod's namespace is not known (yet)", report=False
     )
 
 
@@ -161,7 +161,9 @@ def test_gcp_and_azure_annotations():
     assert assign.gcp(pod({keys.GCP_SERVICE_ACCOUNT: gsa}), permit, settings) == assign.GcpAccount(
         gsa
     )
-    assert isinstance(assign.gcp(pod({keys.GCP_SERVICE_ACCOUNT: gsa}), {}, settings), assign.Refusal)
+    assert isinstance(
+        assign.gcp(pod({keys.GCP_SERVICE_ACCOUNT: gsa}), {}, settings), assign.Refusal
+    )
     assert assign.gcp(pod(), permit, settings) is None
     client = "33333333-0000-0000-0000-00000000E002"
     az_permit = {keys.AZURE_ALLOWED_CLIENT_IDS: '["33333333-*"]'}

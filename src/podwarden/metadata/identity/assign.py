@@ -66,10 +66,15 @@ class AzureClient:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """The pod asked for an identity it may not have; `reason` is for the pod's Event."""
+    """The pod asked for an identity it may not have; `reason` is for the pod's Event.
+
+    `report` is False for a refusal that may only mean "not yet" (the
+    namespace's watch event has not arrived): logged, but no Event is raised.
+    """
 
     reason: str
     message: str
+    report: bool = True
 
 
 Assignment = AwsRole | GcpAccount | AzureClient
@@ -121,7 +126,9 @@ def _permitted(
     if not settings.restrict_namespaces:
         return None
     if namespace is None:
-        return Refusal("IdentityNotPermitted", "the pod's namespace is not known (yet)")
+        return Refusal(
+            "IdentityNotPermitted", "the pod's namespace is not known (yet)", report=False
+        )
     allowed, why = rolepolicy.role_permitted(
         kind, value, namespace, base_role_arn=settings.base_role_arn
     )

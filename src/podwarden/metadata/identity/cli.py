@@ -191,7 +191,7 @@ class Running:
             await self._api.close()
 
 
-async def start(plan: Plan, *, upstream_url: str, sync_timeout: float = 30.0) -> Running:
+async def start(plan: Plan, *, upstream_url: str, sync_timeout: float = 10.0) -> Running:
     """Start the view's source, wait (bounded) for the first list, start identity."""
     log = logs.get("metadata.identity")
     view = store.ClusterView()

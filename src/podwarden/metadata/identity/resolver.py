@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ Assigner = Callable[[Pod, Mapping[str, str] | None], "A | Refusal | None"]
 _log = logs.get("metadata.identity.resolver")
 
 
+@functools.lru_cache(maxsize=65536)
 def peer_address(client: str) -> str | None:
     """The canonical address of a TCP peer (IPv4-mapped IPv6 unmapped, zone dropped)."""
     try:
@@ -99,7 +101,8 @@ class Resolver(Generic[A]):
         pod = lookup.pod
         found = self.assignment_of(pod)
         if isinstance(found, Refusal):
-            self._recorder.refused(pod, reason=found.reason, message=found.message)
+            if found.report:
+                self._recorder.refused(pod, reason=found.reason, message=found.message)
             return Resolved(pod, None)
         return Resolved(pod, found)
 

@@ -106,7 +106,8 @@ class Identity:
             return
         assigned = self.resolver.assignment_of(pod)
         if isinstance(assigned, assign.Refusal):
-            self.recorder.refused(pod, reason=assigned.reason, message=assigned.message)
+            if assigned.report:
+                self.recorder.refused(pod, reason=assigned.reason, message=assigned.message)
         elif assigned is not None and self.cache is not None and self.settings.prefetch:
             self.cache.prefetch(self._key_of(assigned))
 

@@ -24,16 +24,16 @@ MAX_SESSION = 12 * 3600.0
 GCP_MAX_LIFETIME = 3600.0  # generateAccessToken's default ceiling
 DEFAULT_GCP_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
 def parse_duration(text: str, *, option: str) -> float:
-    """`90`, `90s`, `45m`, `1h` → seconds; ConfigError naming `option` otherwise."""
+    """`90`, `90s`, `500ms`, `45m`, `1h` → seconds; ConfigError naming `option` otherwise."""
     found = _DURATION.match(text.strip())
     if not found:
         raise ConfigError(f"{option}: {text!r} is not a duration (e.g. 3600, 45m, 1h)")
     value = float(found.group(1))
-    return value * {"s": 1, "m": 60, "h": 3600}[found.group(2) or "s"]
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[found.group(2) or "s"]
 
 
 @dataclass(frozen=True, slots=True)
