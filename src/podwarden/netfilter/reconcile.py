@@ -2,16 +2,16 @@
 
 `install` is the only way rules go in: apply the whole set atomically, then
 turn route_localnet on (only after its guard is live), then flush conntrack
-so no earlier connection survives. `run` compares the live rules with the
-rendered ones every period and re-installs on any difference — a flushed
-table, a deleted jump, a stale chain — logging and counting each repair. A
-failed check or repair is logged and retried next period; the rules that are
-still in place keep failing closed meanwhile.
+so no earlier connection survives. `reconcile_once` compares the live rules with the
+rendered ones and re-installs on any difference — a flushed table, a deleted
+jump, a stale chain — logging and counting each repair; the agent calls it
+every period (podwarden.agent.run), where a failed check or repair is logged,
+counted and retried next period while the rules still in place keep failing
+closed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
@@ -21,7 +21,7 @@ from podwarden import logs
 from podwarden.netfilter import conntrack, localnet
 from podwarden.netfilter.backends import Backend
 from podwarden.netfilter.render import RuleSet
-from podwarden.netfilter.runner import NetfilterError, Runner
+from podwarden.netfilter.runner import Runner
 
 REPAIRS = Counter(
     "podwarden_rules_repairs_total",
@@ -94,17 +94,3 @@ def uninstall(backend: Backend, *, runner: Runner) -> bool:
         localnet.set_route_localnet(False, runner=runner)
     _log.info("rules removed", backend=backend.name, found=removed)
     return removed
-
-
-async def run(installer: Installer, *, period: float, stop: asyncio.Event) -> None:
-    """Reconcile every `period` seconds until `stop` is set."""
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(installer.reconcile_once)
-        except NetfilterError as exc:
-            CHECK_ERRORS.labels(installer.backend.name).inc()
-            _log.error("reconcile failed", backend=installer.backend.name, error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=period)
-        except TimeoutError:
-            pass

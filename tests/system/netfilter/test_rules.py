@@ -184,3 +184,18 @@ def test_connections_opened_before_the_rules_do_not_survive_them(lab: Lab):
     late = json.loads(holder.stdout.readline())
     assert late["outcome"] == "refused", late
     assert lab.pod_leaks() == []
+
+
+def test_gce_second_port_is_redirected_and_wireserver_refused_for_azure(lab: Lab):
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, "nft", "--provider", "gce", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    for url in (f"http://{endpoints.IMDS_V4}:8080/computeMetadata/v1/", IMDS):
+        result = lab.get(lab.pod, url)
+        assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
+    assert lab.get(lab.pod, f"http://{endpoints.ECS_V4}/")["outcome"] == "refused"
+    apply(lab, "nft", "--provider", "azure", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    assert lab.get(lab.pod, f"http://{endpoints.IMDS_V4}:8080/")["outcome"] == "refused"
+    for port in (80, 32526):
+        url = f"http://{endpoints.WIRESERVER_V4}:{port}/machine?comp=goalstate"
+        assert lab.get(lab.pod, url)["outcome"] == "refused", url
+    assert lab.pod_leaks() == []

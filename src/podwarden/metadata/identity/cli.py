@@ -12,19 +12,20 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.kube import client, filesource, reflector, store
 from podwarden.metadata import firewall
-from podwarden.metadata.identity import service
-from podwarden.metadata.identity.events import LightkubeSink
 from podwarden.metadata.identity.settings import IdentitySettings, parse_duration
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
+
+if TYPE_CHECKING:  # the cluster client and STS stack load only when identity is on
+    from podwarden.kube import client
+    from podwarden.metadata.identity import service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -193,6 +194,10 @@ class Running:
 
 async def start(plan: Plan, *, upstream_url: str, sync_timeout: float = 10.0) -> Running:
     """Start the view's source, wait (bounded) for the first list, start identity."""
+    from podwarden.kube import client, filesource, reflector, store
+    from podwarden.metadata.identity import service
+    from podwarden.metadata.identity.events import LightkubeSink
+
     log = logs.get("metadata.identity")
     view = store.ClusterView()
     api: client.Api | None = None
