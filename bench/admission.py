@@ -228,9 +228,8 @@ def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _times(factor: float, peer: str) -> str:
-    if factor >= 1:
-        return f"{factor:,.0f}x faster than {peer}"
-    return f"{1 / factor:,.1f}x slower than {peer}"
+    word, size = ("faster", factor) if factor >= 1 else ("slower", 1 / factor)
+    return f"{size:,.1f}x {word} than {peer}" if size < 10 else f"{size:,.0f}x {word} than {peer}"
 
 
 def main() -> None:

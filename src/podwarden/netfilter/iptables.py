@@ -186,6 +186,7 @@ class IptablesBackend:
     def __init__(self, *, variant: Variant = "auto", runner: Runner | None = None) -> None:
         self.variant = variant
         self.runner = runner or Runner()
+        self.name = "iptables" if variant == "auto" else f"iptables-{variant}"
 
     def _tool(self, family: Family, suffix: str) -> str:
         base = "iptables" if family == 4 else "ip6tables"
