@@ -1,30 +1,30 @@
-"""The metadata proxy's HTTP server: raw request in, firewall decision, answer out.
+"""The metadata proxy: raw request in, firewall decision, answer out.
 
-aiohttp's low-level `web.Server` is used instead of an Application because the
-firewall must see the request-target exactly as sent: no router, no path
-normalisation; `raw_path` and `raw_headers` go to the pure core untouched.
-All decisions are made by `firewall.evaluate` (pure); this module only does
-the I/O around it: IMDSv2 session tokens, answer handlers, the cache and the
+`http1` serves the connections (httptools parses; the request-target and
+header lines arrive exactly as sent, no router, no normalisation). All
+decisions are made by `firewall.evaluate` (pure); this module only does the
+I/O around it: IMDSv2 session tokens, answer handlers, the cache and the
 upstream, logging and metrics. Whatever cannot be decided is answered with an
 error status, never forwarded.
+
+The hot path is synchronous: a request seen before (same method, target and
+header lines) finds its plan in a memo, and a fixed refusal or a cached
+answer goes out without a task, an await or a new object. Only cache misses,
+uncached forwards and identity handlers take the async path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from aiohttp.hdrs import CONTENT_TYPE
-from multidict import CIMultiDict
 
 from podwarden import logs
-from podwarden.metadata import firewall
+from podwarden.metadata import firewall, http1
 from podwarden.metadata.cache import BoundedMemo, TtlCache
 from podwarden.metadata.metrics import ProxyMetrics, build_app
 from podwarden.metadata.model import (
@@ -34,6 +34,7 @@ from podwarden.metadata.model import (
     ProviderName,
     RawRequest,
 )
+from podwarden.metadata.replies import Reply, from_decision, json_str, text
 from podwarden.metadata.settings import ProxySettings
 from podwarden.metadata.tokens import (
     BAD_REQUEST_BODY,
@@ -53,90 +54,37 @@ IdentityHandler = Callable[[CanonicalRequest], Awaitable[Decision]]
 are answered with its status/body/content_type/response_headers."""
 IdentityHandlers = Mapping[str, IdentityHandler]
 
-TEXT = "text/plain; charset=utf-8"
-_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-_MEMO_MAX_REQUEST = 2048  # characters: keeps the verdict memo's memory small
+_MEMO_MAX_REQUEST = 2048  # bytes of target + headers: keeps the plan memo's memory small
 _AWS_TOKEN_HANDLER = "aws.token"
 _READ_METHODS = frozenset({"GET", "HEAD"})
+_PlanKey = tuple[str, str, tuple[tuple[bytes, bytes], ...]]
+_CacheKey = tuple[str, str, tuple[tuple[str, str], ...]]
 
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What the client gets, before the provider's always-present headers.
-
-    The wire headers and the log members are built once per Reply and kept:
-    cached answers and fixed refusals are the same Reply object request after
-    request, so the hot path re-uses them instead of rebuilding them.
-    """
-
-    status: int
-    body: bytes
-    content_type: str = TEXT
-    headers: tuple[tuple[str, str], ...] = ()
-    decision: str = "deny"
-    rule: str = ""
-    cache: str = ""
-    _wire: list[CIMultiDict[str]] = field(default_factory=list, compare=False, repr=False)
-    _log: list[str] = field(default_factory=list, compare=False, repr=False)
-    _hit: list[Reply] = field(default_factory=list, compare=False, repr=False)
-
-    def wire_headers(self, always: tuple[tuple[str, str], ...]) -> CIMultiDict[str]:
-        """Content-Type, the reply's own headers, then `always` (the same for a proxy's life)."""
-        if not self._wire:
-            headers: CIMultiDict[str] = CIMultiDict(((CONTENT_TYPE, self.content_type),))
-            for name, value in (*self.headers, *always):
-                headers[name] = value
-            self._wire.append(headers)
-        return self._wire[0]
-
-    def log_members(self) -> str:
-        """The JSON members decision, rule, status and cache of the access line."""
-        if not self._log:
-            cache = _json_str(self.cache) if self.cache else "null"
-            self._log.append(
-                f'"decision": {_json_str(self.decision)}, "rule": {_json_str(self.rule)}, '
-                f'"status": {self.status}, "cache": {cache}'
-            )
-        return self._log[0]
-
-    def as_hit(self) -> Reply:
-        """This cached answer, labelled as served from the cache (built once)."""
-        if not self._hit:
-            self._hit.append(dataclasses.replace(self, cache="hit", _wire=[], _log=[], _hit=[]))
-        return self._hit[0]
-
-
-def _text(status: int, message: str, *, rule: str, decision: str = "deny") -> Reply:
-    return Reply(status=status, body=(message + "\n").encode(), rule=rule, decision=decision)
-
-
-def _from_decision(decision: Decision) -> Reply:
-    return Reply(
-        status=decision.status,
-        body=decision.body,
-        content_type=decision.content_type,
-        headers=decision.response_headers,
-        decision=decision.action.value,
-        rule=decision.rule_id,
-    )
+_INTERNAL_ERROR = text(500, "internal error in the metadata proxy", rule="proxy.error")
+_IMDSV2_REQUIRED = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
+_TOKEN_INVALID = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
+_TOKEN_REFUSED = {
+    check: Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{check.value}")
+    for check in TokenCheck
+}
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """Everything about one exact request that does not depend on the client or the clock.
+    """Everything about one exact request that depends neither on the client nor the clock.
 
-    Remembered per (method, target, raw headers): the firewall's verdict is a
+    Remembered per (method, target, header lines): the firewall's verdict is a
     pure function of them, so a repeat skips decoding, canonicalising and
-    judging. `fixed` is the answer for verdicts that are answered as is.
+    judging. `fixed` is the answer of verdicts that are answered as they are.
     """
 
     raw: RawRequest  # client-less
     canonical: CanonicalRequest | None  # client-less
     decision: Decision
     fixed: Reply | None
-    path_json: str  # the access line's "path", already JSON-encoded
+    path_json: str  # the access line's "path", JSON-encoded
     session_tokens: tuple[str, ...]  # AWS: X-aws-ec2-metadata-token values as sent
-    cache_key: tuple[str, str, tuple[tuple[str, str], ...]] | None
+    cache_key: _CacheKey | None
 
 
 @dataclass
@@ -183,114 +131,112 @@ class _Handler:
         self._plans: BoundedMemo[_PlanKey, _Plan] = BoundedMemo(
             max_entries=settings.verdict_memo_entries
         )
+        limit = settings.max_body_bytes
+        self._too_big = text(413, f"request body larger than {limit} bytes", rule="proxy.body")
         self.inflight = _Inflight()
         self.inflight.idle.set()
 
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+    def __call__(self, request: http1.Request) -> http1.Answer | Awaitable[http1.Answer]:
         started = time.perf_counter()
-        self.inflight.enter()
-        client = request.remote or ""
         plan: _Plan | None = None
         try:
-            if request.body_exists:
-                planned = await self._plan_with_body(request)
+            if request.oversize:
+                reply = self._too_big
             else:
-                key = (request.method, request.raw_path, request.raw_headers)
-                planned = self._plans.get(key) or self._plan(key)
-            if isinstance(planned, Reply):
-                reply = planned
-            else:
-                plan = planned
-                reply = await self._serve(plan, client)
+                if request.has_body:
+                    plan = self._plan_for(_raw(request))  # rare: judged afresh, not remembered
+                else:
+                    key = (request.method, request.target, request.raw_headers)
+                    plan = self._plans.get(key) or self._plan(key)
+                served = self._serve_now(plan, request.client)
+                if served is None:
+                    return self._serve_later(request, plan, started)
+                reply = served
         except Exception as exc:  # a decision that cannot be made is a refusal, never a crash
-            self._log.error("request failed", client=client, error=repr(exc), exc_info=exc)
+            self._log.error("request failed", client=request.client, error=repr(exc))
             reply = _INTERNAL_ERROR
-        finally:
-            self.inflight.leave()
+        return self._finish(request, plan, reply, started)
+
+    def _finish(
+        self, request: http1.Request, plan: _Plan | None, reply: Reply, started: float
+    ) -> http1.Answer:
         seconds = time.perf_counter() - started
-        response = web.Response(
-            status=reply.status, body=reply.body, headers=reply.wire_headers(self._always)
-        )
         self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=seconds)
         if self.access.enabled:
-            path = plan.path_json if plan is not None else _log_path(request.raw_path)
+            path = plan.path_json if plan is not None else _log_path(request.target)
             self.access.write(
-                f'"client": {_json_str(client)}, "method": {_json_str(request.method)}, '
+                f'"client": {json_str(request.client)}, "method": {json_str(request.method)}, '
                 f'"path": {path}, {reply.log_members()}, '
                 f'"latency_ms": {round(seconds * 1000, 3)!r}'
             )
-        return response
+        return reply.wire(self._always)
 
     def _plan(self, key: _PlanKey) -> _Plan:
-        """Judge a body-less request and remember the plan when the request is small."""
+        """Judge a body-less request; remember the plan when the request is small."""
         method, target, raw_headers = key
         headers = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers)
-        plan = self._make_plan(RawRequest(method=method, target=target, headers=headers, client=""))
-        size = len(target) + sum(len(n) + len(v) for n, v in raw_headers)
-        if size <= _MEMO_MAX_REQUEST:  # unusual requests are judged afresh, not remembered
+        plan = self._plan_for(RawRequest(method=method, target=target, headers=headers, client=""))
+        if len(target) + sum(len(n) + len(v) for n, v in raw_headers) <= _MEMO_MAX_REQUEST:
             self._plans.put(key, plan)
         return plan
 
-    def _make_plan(self, raw: RawRequest) -> _Plan:
+    def _plan_for(self, raw: RawRequest) -> _Plan:
         canonical, decision = self._fw.evaluate(raw)
         action = decision.action
         cache_key = None
         if action is Action.ALLOW and decision.cache_ttl > 0 and raw.method == "GET":
             cache_key = (decision.rule_id, decision.upstream_target, decision.forward_headers)
+        tokens = tuple(v for n, v in raw.headers if n.lower() == TOKEN_HEADER) if self._aws else ()
         return _Plan(
             raw=raw,
             canonical=canonical,
             decision=decision,
-            fixed=None if action in (Action.ALLOW, Action.ANSWER) else _from_decision(decision),
+            fixed=None if action in (Action.ALLOW, Action.ANSWER) else from_decision(decision),
             path_json=_log_path(canonical.path if canonical is not None else raw.target),
-            session_tokens=tuple(v for n, v in raw.headers if n.lower() == TOKEN_HEADER)
-            if self._aws
-            else (),
+            session_tokens=tokens,
             cache_key=cache_key,
         )
 
-    async def _plan_with_body(self, request: web.BaseRequest) -> _Plan | Reply:
-        """Requests with a body are rare (the token PUT never has one): read, judge, forget."""
-        limit = self._settings.max_body_bytes
-        too_big = _text(413, f"request body larger than {limit} bytes", rule="proxy.body")
-        length = request.content_length
-        if length is not None:
-            if length > limit:
-                return too_big
-            body = await request.content.readexactly(length)
-        else:  # chunked: read until the end, refusing as soon as the limit is passed
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := await request.content.readany():
-                size += len(chunk)
-                if size > limit:
-                    return too_big
-                chunks.append(chunk)
-            body = b"".join(chunks)
-        headers = tuple(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers
-        )
-        raw = RawRequest(
-            method=request.method, target=request.raw_path, headers=headers, client="", body=body
-        )
-        return self._make_plan(raw)
-
-    async def _serve(self, plan: _Plan, client: str) -> Reply:
+    def _serve_now(self, plan: _Plan, client: str) -> Reply | None:
+        """The answer when it needs no I/O; None when the async path must serve it."""
         canonical = plan.canonical
         if canonical is None:
-            assert plan.fixed is not None  # a request that is not canonical is always refused
-            return plan.fixed
+            return plan.fixed  # not canonical: always refused
         if self._aws and canonical.method in _READ_METHODS:
             refused = self._check_session_token(plan.session_tokens, client)
             if refused is not None:
                 return refused
         decision = plan.decision
         if decision.action is Action.ALLOW:
-            return await self._forward(canonical.method, decision, plan.cache_key)
+            if plan.cache_key is not None:
+                cached = self._cache.peek(plan.cache_key)
+                if cached is not None:
+                    return cached.labelled("hit")
+            return None
         if decision.action is Action.ANSWER:
-            return await self._answer(plan, dataclasses.replace(canonical, client=client))
-        assert plan.fixed is not None
+            if decision.handler == _AWS_TOKEN_HANDLER and self._aws:
+                return self._mint_token(plan.raw, decision, client=client)
+            return None
         return plan.fixed
+
+    async def _serve_later(
+        self, request: http1.Request, plan: _Plan, started: float
+    ) -> http1.Answer:
+        self.inflight.enter()
+        try:
+            decision = plan.decision
+            assert plan.canonical is not None  # _serve_now answered the rest
+            if decision.action is Action.ALLOW:
+                reply = await self._forward(plan.canonical.method, decision, plan.cache_key)
+            else:
+                canonical = dataclasses.replace(plan.canonical, client=request.client)
+                reply = await self._answer(canonical, decision)
+        except Exception as exc:
+            self._log.error("request failed", client=request.client, error=repr(exc))
+            reply = _INTERNAL_ERROR
+        finally:
+            self.inflight.leave()
+        return self._finish(request, plan, reply, started)
 
     def _check_session_token(self, values: tuple[str, ...], client: str) -> Reply | None:
         """IMDSv2 on reads: a token that is present must be ours, valid and the client's."""
@@ -303,13 +249,10 @@ class _Handler:
             return _TOKEN_REFUSED[verdict]
         return None
 
-    async def _answer(self, plan: _Plan, canonical: CanonicalRequest) -> Reply:
-        decision = plan.decision
-        if decision.handler == _AWS_TOKEN_HANDLER and self._aws:
-            return self._mint_token(plan.raw, decision, client=canonical.client)
+    async def _answer(self, canonical: CanonicalRequest, decision: Decision) -> Reply:
         handler = self._identity.get(decision.handler)
         if handler is None:
-            return _text(
+            return text(
                 403,
                 f"no handler {decision.handler!r} is configured in this proxy",
                 rule=decision.rule_id or "proxy.no-handler",
@@ -318,12 +261,10 @@ class _Handler:
             answer = await handler(canonical)
         except Exception as exc:
             self._log.error("answer handler failed", handler=decision.handler, error=repr(exc))
-            return _text(
-                502, "the credential source failed; try again later", rule=decision.rule_id
-            )
+            return text(502, "the credential source failed; try again later", rule=decision.rule_id)
         if answer.action is Action.ALLOW:
             return await self._forward(canonical.method, answer, None)
-        return _from_decision(answer)
+        return from_decision(answer)
 
     def _mint_token(self, raw: RawRequest, decision: Decision, *, client: str) -> Reply:
         ttl = parse_ttl([v for n, v in raw.headers if n.lower() == TTL_HEADER])
@@ -339,17 +280,7 @@ class _Handler:
             rule=decision.rule_id,
         )
 
-    async def _forward(
-        self,
-        method: str,
-        decision: Decision,
-        cache_key: tuple[str, str, tuple[tuple[str, str], ...]] | None,
-    ) -> Reply:
-        if cache_key is not None:
-            cached = self._cache.peek(cache_key)
-            if cached is not None:  # the hot path: no closure, no task, no new objects
-                return cached.as_hit()
-
+    async def _forward(self, method: str, decision: Decision, cache_key: _CacheKey | None) -> Reply:
         async def fetch() -> Reply:
             response = await self._upstream.fetch(
                 method=method, target=decision.upstream_target, headers=decision.forward_headers
@@ -361,29 +292,22 @@ class _Handler:
                 reply, hit = await self._cache.fetch_through(
                     cache_key, ttl=decision.cache_ttl, fetch=fetch, keep=lambda r: r.status == 200
                 )
-                if hit:
-                    return reply.as_hit()
-                return dataclasses.replace(reply, cache="miss", _wire=[], _log=[], _hit=[])
+                return reply.labelled("hit" if hit else "miss")
             return await fetch()
         except UpstreamError as exc:
             self._metrics.upstream_error(exc.kind)
-            return _text(
-                502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision="allow"
-            )
+            return text(502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision="allow")
 
 
-_PlanKey = tuple[str, str, tuple[tuple[bytes, bytes], ...]]
-_INTERNAL_ERROR = _text(500, "internal error in the metadata proxy", rule="proxy.error")
-_IMDSV2_REQUIRED = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
-_TOKEN_REFUSED = {
-    check: Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{check.value}")
-    for check in TokenCheck
-}
-_TOKEN_INVALID = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
+def _raw(request: http1.Request) -> RawRequest:
+    headers = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in request.raw_headers)
+    return RawRequest(
+        method=request.method, target=request.target, headers=headers, client="", body=request.body
+    )
 
 
 def _log_path(path: str) -> str:
-    return _json_str(path if len(path) <= 512 else path[:512] + "...")
+    return json_str(path if len(path) <= 512 else path[:512] + "...")
 
 
 def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
@@ -396,7 +320,7 @@ def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
             body = decision.transform(body)
         except Exception:
             # Could not strip what must be stripped: refuse rather than leak.
-            return _text(
+            return text(
                 502,
                 "Bad gateway: the metadata answer could not be filtered",
                 rule=decision.rule_id,
@@ -416,8 +340,7 @@ class RunningProxy:
         *,
         settings: ProxySettings,
         handler: _Handler,
-        server: web.Server,
-        runner: web.ServerRunner,
+        server: http1.Server,
         metrics_runner: web.AppRunner | None,
         upstream: Upstream,
         port: int,
@@ -428,7 +351,6 @@ class RunningProxy:
         self.metrics_port = metrics_port
         self._handler = handler
         self._server = server
-        self._runner = runner
         self._metrics_runner = metrics_runner
         self._upstream = upstream
         self.draining = False
@@ -450,8 +372,6 @@ class RunningProxy:
         self._stopped = True
         self.draining = True
         timeout = self.settings.drain_timeout if drain_timeout is None else drain_timeout
-        for site in list(self._runner.sites):
-            await site.stop()
         self._server.pre_shutdown()  # keep-alive connections close after their current request
         try:
             await asyncio.wait_for(self._handler.inflight.idle.wait(), timeout)
@@ -459,7 +379,8 @@ class RunningProxy:
             logs.get("metadata.proxy").warning(
                 "drain timed out", inflight=self._handler.inflight.count, timeout=timeout
             )
-        await self._runner.cleanup()
+        await asyncio.sleep(0)  # let the last answers be written
+        await self._server.close()
         self._handler.access.flush()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
@@ -492,17 +413,15 @@ async def start(
         identity=dict(identity or {}),
     )
     await upstream.open()
-    server = web.Server(handler, access_log=None, logger=_quiet_http_logger())
-    runner = web.ServerRunner(server, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024)
+    server = http1.Server(handler, limits=http1.Limits(max_body=settings.max_body_bytes))
     try:
-        await site.start()
+        port = await server.start(
+            settings.listen_host, settings.listen_port, backlog=1024, reuse_port=False
+        )
     except OSError:
-        await runner.cleanup()
+        await server.close()
         await upstream.close()
         raise
-    port = _bound_port(runner)
     metrics_runner: web.AppRunner | None = None
     metrics_port: int | None = None
     proxy: RunningProxy | None = None
@@ -520,24 +439,12 @@ async def start(
         settings=settings,
         handler=handler,
         server=server,
-        runner=runner,
         metrics_runner=metrics_runner,
         upstream=upstream,
         port=port,
         metrics_port=metrics_port,
     )
     return proxy
-
-
-def _quiet_http_logger() -> logging.Logger:
-    """aiohttp answers unparseable requests with 400 itself and logs a traceback for each;
-    a pod sending garbage must not flood the node's logs with multi-line tracebacks."""
-    logger = logging.getLogger("podwarden.metadata.proxy.http")
-    logger.propagate = False
-    logger.setLevel(logging.CRITICAL)
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
 
 
 def _bound_port(runner: web.BaseRunner) -> int:

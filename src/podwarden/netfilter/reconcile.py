@@ -70,10 +70,11 @@ class Installer:
         live = self.backend.live_signature()
         if live is None:
             return "rules missing"
-        expected = self.backend.expected_signature(self.ruleset)
-        if live == expected:
-            return None
-        return "rules differ"
+        if live != self.backend.expected_signature(self.ruleset):
+            return "rules differ"
+        if self.ruleset.localnet_guard and not localnet.route_localnet(runner=self.runner):
+            return "route_localnet was turned off"  # DNAT to 127.0.0.1 would blackhole
+        return None
 
     def reconcile_once(self) -> bool:
         """Re-install when drifted; True when a repair was made."""

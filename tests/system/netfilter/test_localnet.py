@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podwarden.lab import netns
-from podwarden.netfilter import endpoints
+from podwarden.netfilter import backends, endpoints, reconcile, render
 from tests.system.netfilter.conftest import NFT_AND_LEGACY
 from tests.system.netfilter.lab import NODE_POD_V4, Lab
 
@@ -69,6 +69,22 @@ def test_loopback_proxy_works_and_nothing_else_on_loopback_is_reachable(lab: Lab
     )
     result = lab.get(lab.pod, IMDS)
     assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), result
+    # a reset sysctl is drift too: the check (the agent's reconcile) turns it back on
+    checker = reconcile.Installer(
+        backends.select(backend, runner=lab.node_runner),  # type: ignore[arg-type]
+        render.render(
+            render.RuleSpec(
+                provider="aws",
+                pod_interfaces=("cali+",),
+                proxy4=render.HostPort("127.0.0.1", PROXY_PORT),
+            )
+        ),
+        lab.node_runner,
+    )
+    assert checker.drift() is None
+    netns.sysctl("net.ipv4.conf.all.route_localnet", "0", netns=lab.node)
+    assert checker.drift() == "route_localnet was turned off"
+    assert checker.reconcile_once() and checker.drift() is None
     pod_routes_loopback_to_node(lab)
     for url in (LOOPBACK_SERVICE, f"http://127.0.0.1:{PROXY_PORT}/direct"):
         assert lab.get(lab.pod, url, timeout=0.5)["outcome"] == "timeout", url
