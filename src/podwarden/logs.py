@@ -49,6 +49,12 @@ def get(name: str) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(component=name)  # type: ignore[no-any-return]
 
 
+def current_level() -> int:
+    """The level set by the last `configure` (numeric, as in `logging`)."""
+    level = _state["level"]
+    return level if isinstance(level, int) else _INFO
+
+
 def flush() -> None:
     """Write out every batched access line now (tests, shutdown, reconfiguration)."""
     for buffer in list(_buffers):

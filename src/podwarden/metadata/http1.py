@@ -151,7 +151,8 @@ class _Connection(asyncio.Protocol):
         self._client = ""
         self._queue: deque[Request] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._ignore_input = False  # after a refusal or a last request: nothing more is read
+        self._failed = 0  # a parse failure to answer once the answers owed before it are out
         self._read_paused = False
         self._write_paused = False
         self.last_active = self._loop.time()
@@ -184,7 +185,7 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._ignore_input:
             return
         self.last_active = self._loop.time()
         try:
@@ -192,7 +193,8 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(400)
         except httptools.HttpParserError:
-            self._fail(self._refusal)
+            if not self._ignore_input:  # bytes after a `Connection: close` request are dropped
+                self._fail(self._refusal)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -252,7 +254,10 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._discard:
             return
-        self._dispatch(self._request(body=b"".join(self._body)))
+        request = self._request(body=b"".join(self._body))
+        if not request.keep_alive:
+            self._ignore_input = True
+        self._dispatch(request)
 
     # dispatching, in order
 
@@ -273,8 +278,8 @@ class _Connection(asyncio.Protocol):
     def _refuse_body(self) -> None:
         """Answer 413 as soon as the body is known to be too big, then close."""
         self._discard = True
+        self._ignore_input = True  # nothing after this request is read
         self._dispatch(self._request(body=b"", oversize=True))
-        self._closing = True  # nothing after this request is read
 
     def _dispatch(self, request: Request) -> None:
         if self._task is not None or self._queue:
@@ -302,6 +307,8 @@ class _Connection(asyncio.Protocol):
         self._write(request, answer)
         while self._queue and self._task is None and self._transport is not None:
             self._run(self._queue.popleft())
+        if self._failed and self._task is None and not self._queue:
+            self._fail(self._failed)
         self._update_reading()
 
     def _write(self, request: Request, answer: Answer) -> None:
@@ -309,7 +316,7 @@ class _Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         head, body = answer
-        close = not request.keep_alive or self._server.draining or self._closing
+        close = not request.keep_alive or self._server.draining
         if close:
             ending = b"Connection: close\r\n\r\n"
         elif request.http10:
@@ -322,24 +329,25 @@ class _Connection(asyncio.Protocol):
         self.last_active = self._loop.time()
         if close:
             self._queue.clear()
-            self._closing = True
+            self._ignore_input = True
             transport.close()
 
     def _fail(self, status: int) -> None:
-        """A request that cannot be parsed: answer it and close (nothing after it is trusted)."""
-        self._closing = True
-        self._queue.clear()
+        """A request that cannot be parsed: answer it after the answers owed before it, close."""
+        self._ignore_input = True  # nothing after it is trusted
         transport = self._transport
         if transport is None:
             return
-        if self._task is None:  # an earlier request still running would answer out of order
-            body = _BAD_BODY[status]
-            transport.write(
-                _BAD[status]
-                + b"Content-Length: %d\r\n" % len(body)
-                + b"Connection: close\r\n\r\n"
-                + body
-            )
+        if self._task is not None or self._queue:
+            self._failed = status
+            return
+        body = _BAD_BODY[status]
+        transport.write(
+            _BAD[status]
+            + b"Content-Length: %d\r\n" % len(body)
+            + b"Connection: close\r\n\r\n"
+            + body
+        )
         transport.close()
 
     def _update_reading(self) -> None:
@@ -358,7 +366,7 @@ class _Connection(asyncio.Protocol):
         if self._transport is None:
             return
         if self._task is None and not self._queue:
-            self._closing = True
+            self._ignore_input = True
             self._transport.close()
 
     def abort(self) -> None:

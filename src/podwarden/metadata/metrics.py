@@ -5,18 +5,18 @@ tests and the lab can run several proxies in one process. The per-request
 numbers are kept in plain ints and rendered by a collector at scrape time:
 prometheus_client's Counter and Histogram take a lock and walk their buckets
 on every update, which costs more than serving a cached answer.
+prometheus_client and aiohttp's server are imported on first use (the first
+scrape, the metrics listener): a proxy without them is ~3 MiB smaller.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:
+    from aiohttp import web
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -28,7 +28,7 @@ class CacheStats(Protocol):
     misses: int
 
 
-class ProxyMetrics(Collector):
+class ProxyMetrics:
     """Request counts by decision and rule, a latency histogram, upstream errors, cache hits."""
 
     def __init__(self, *, provider: str, cache: CacheStats) -> None:
@@ -38,8 +38,7 @@ class ProxyMetrics(Collector):
         self._upstream_errors: dict[str, int] = {}
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf only
         self._latency_sum = 0.0
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)
+        self._registry: Any = None
 
     def observe(self, *, decision: str, rule: str, seconds: float) -> None:
         key = (decision, rule)
@@ -51,9 +50,16 @@ class ProxyMetrics(Collector):
         self._upstream_errors[kind] = self._upstream_errors.get(kind, 0) + 1
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        from prometheus_client import CollectorRegistry, generate_latest
 
-    def collect(self) -> Iterator[Metric]:
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(self)  # type: ignore[arg-type]  # a Collector by shape
+        return generate_latest(self._registry)
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         provider = self.provider
         requests = CounterMetricFamily(
             "podwarden_requests",
@@ -97,6 +103,7 @@ def _bound_text(bound: float) -> str:
 
 def build_app(metrics: ProxyMetrics, *, ready: Callable[[], bool]) -> web.Application:
     """/metrics, /healthz (the process answers) and /readyz (serving, not draining)."""
+    from aiohttp import web
 
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -114,3 +121,17 @@ def build_app(metrics: ProxyMetrics, *, ready: Callable[[], bool]) -> web.Applic
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
+
+
+async def serve(
+    metrics: ProxyMetrics, *, host: str, port: int, ready: Callable[[], bool]
+) -> tuple[web.AppRunner, int]:
+    """Start the metrics listener; returns its runner (to clean up) and bound port."""
+    from aiohttp import web
+
+    runner = web.AppRunner(build_app(metrics, ready=ready), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    for address in runner.addresses:
+        return runner, int(address[1])
+    raise RuntimeError("the metrics listener has no bound address")

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from podwarden import logs
-from podwarden.metadata import firewall, http1
+from podwarden.config import ConfigError
+from podwarden.metadata import firewall, http1, workers
+from podwarden.metadata import metrics as proxy_metrics
 from podwarden.metadata.cache import BoundedMemo, TtlCache
-from podwarden.metadata.metrics import ProxyMetrics, build_app
+from podwarden.metadata.metrics import ProxyMetrics
 from podwarden.metadata.model import (
     Action,
     CanonicalRequest,
@@ -47,6 +49,9 @@ from podwarden.metadata.tokens import (
     parse_ttl,
 )
 from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 IdentityHandler = Callable[[CanonicalRequest], Awaitable[Decision]]
 """Serves an ANSWER decision: returns a Decision whose ALLOW forwards its
@@ -345,8 +350,10 @@ class RunningProxy:
         upstream: Upstream,
         port: int,
         metrics_port: int | None,
+        children: list[subprocess.Popen[bytes]],
     ) -> None:
         self.settings = settings
+        self._children = children
         self.port = port
         self.metrics_port = metrics_port
         self._handler = handler
@@ -362,6 +369,11 @@ class RunningProxy:
         return self._upstream.requests_sent
 
     @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the extra workers (`settings.workers - 1` of them)."""
+        return [child.pid for child in self._children]
+
+    @property
     def inflight(self) -> int:
         return self._handler.inflight.count
 
@@ -372,6 +384,7 @@ class RunningProxy:
         self._stopped = True
         self.draining = True
         timeout = self.settings.drain_timeout if drain_timeout is None else drain_timeout
+        stopping_children = asyncio.ensure_future(workers.stop(self._children, timeout=timeout + 2))
         self._server.pre_shutdown()  # keep-alive connections close after their current request
         try:
             await asyncio.wait_for(self._handler.inflight.idle.wait(), timeout)
@@ -385,6 +398,7 @@ class RunningProxy:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self._upstream.close()
+        await stopping_children
 
 
 async def start(
@@ -398,6 +412,11 @@ async def start(
     `identity` maps ANSWER handler names (e.g. "aws.credentials") to the pod
     identity work's handlers; `fw` lets a caller pass an already-built firewall.
     """
+    if settings.workers > 1 and identity:
+        raise ConfigError(
+            f"workers: {settings.workers} workers cannot serve pod identity "
+            "(its handlers live in one process); use workers: 1 with identity"
+        )
     if fw is None:
         fw = firewall.build(settings.provider, policy_file=settings.policy_file)
     upstream = Upstream(settings)
@@ -413,10 +432,16 @@ async def start(
         identity=dict(identity or {}),
     )
     await upstream.open()
-    server = http1.Server(handler, limits=http1.Limits(max_body=settings.max_body_bytes))
+    server = http1.Server(
+        handler,
+        limits=http1.Limits(max_body=settings.max_body_bytes, idle_timeout=settings.idle_timeout),
+    )
     try:
         port = await server.start(
-            settings.listen_host, settings.listen_port, backlog=1024, reuse_port=False
+            settings.listen_host,
+            settings.listen_port,
+            backlog=1024,
+            reuse_port=settings.reuse_port or settings.workers > 1,
         )
     except OSError:
         await server.close()
@@ -430,11 +455,9 @@ async def start(
         return proxy is not None and not proxy.draining
 
     if settings.metrics_host is not None:
-        metrics_runner = web.AppRunner(build_app(metrics, ready=ready), access_log=None)
-        await metrics_runner.setup()
-        metrics_site = web.TCPSite(metrics_runner, settings.metrics_host, settings.metrics_port)
-        await metrics_site.start()
-        metrics_port = _bound_port(metrics_runner)
+        metrics_runner, metrics_port = await proxy_metrics.serve(
+            metrics, host=settings.metrics_host, port=settings.metrics_port, ready=ready
+        )
     proxy = RunningProxy(
         settings=settings,
         handler=handler,
@@ -443,12 +466,6 @@ async def start(
         upstream=upstream,
         port=port,
         metrics_port=metrics_port,
+        children=workers.spawn(settings, port=port) if settings.workers > 1 else [],
     )
     return proxy
-
-
-def _bound_port(runner: web.BaseRunner) -> int:
-    """The port the runner's only site bound (the listen port may be 0 in tests)."""
-    for address in runner.addresses:
-        return int(address[1])
-    raise RuntimeError("the listener has no bound address")

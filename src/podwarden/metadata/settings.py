@@ -39,6 +39,9 @@ class ProxySettings:
     verdict_memo_entries: int = 2048
     token_capacity: int = 16384
     max_body_bytes: int = 65536
+    idle_timeout: float = 75.0  # keep-alive connections silent this long are closed
+    workers: int = 1  # processes sharing the listen port (SO_REUSEPORT), see workers.py
+    reuse_port: bool = False  # listen with SO_REUSEPORT (set for every worker of a proxy)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream_url)
@@ -49,7 +52,12 @@ class ProxySettings:
             )
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ConfigError(f"upstream: {self.upstream_url!r} must not carry a path or query")
-        for name in ("upstream_timeout", "upstream_connect_timeout", "drain_timeout"):
+        for name in (
+            "upstream_timeout",
+            "upstream_connect_timeout",
+            "drain_timeout",
+            "idle_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
         for name in (
@@ -57,6 +65,7 @@ class ProxySettings:
             "cache_max_entries",
             "verdict_memo_entries",
             "token_capacity",
+            "workers",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")

@@ -1,0 +1,161 @@
+"""The proxy's HTTP/1.1 serving (metadata/http1.py), spoken to over raw loopback sockets.
+
+Ordering of pipelined answers, keep-alive and close, HEAD, 100-continue, the
+limits on target, headers and body, malformed requests and the idle timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from podwarden.metadata.model import ProviderName
+
+ID = b"/computeMetadata/v1/instance/id"
+KUBE_ENV = b"/computeMetadata/v1/instance/attributes/kube-env"
+
+
+def get(target: bytes, *extra: bytes, version: bytes = b"1.1") -> bytes:
+    lines = [b"GET " + target + b" HTTP/" + version, b"Host: x", b"Metadata-Flavor: Google"]
+    return b"\r\n".join([*lines, *extra]) + b"\r\n\r\n"
+
+
+async def read_response(reader: asyncio.StreamReader, *, head: bool = False) -> dict[str, object]:
+    """One response: status, lower-cased headers, body (by Content-Length)."""
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    headers: dict[str, str] = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = b"" if head else await reader.readexactly(length)
+    return {"status": int(status_line.split()[1]), "headers": headers, "body": body}
+
+
+@pytest.fixture
+async def gce(emulator, start_proxy):
+    return await start_proxy(ProviderName.GCE, await emulator(ProviderName.GCE))
+
+
+async def connect(running):
+    return await asyncio.open_connection("127.0.0.1", running.port)
+
+
+async def test_pipelined_requests_are_answered_in_order(gce):
+    reader, writer = await connect(gce)
+    # The first is a cache miss (answered later, after an upstream fetch); the
+    # refusal behind it is ready at once but must wait its turn.
+    writer.write(get(ID) + get(KUBE_ENV) + get(ID) + get(b"/computeMetadata/v1/project/project-id"))
+    answers = [await read_response(reader) for _ in range(4)]
+    assert [a["status"] for a in answers] == [200, 403, 200, 200]
+    assert answers[0]["body"] == answers[2]["body"] != b""
+    assert b"concealed" in answers[1]["body"]  # type: ignore[operator]
+    assert all(a["headers"]["metadata-flavor"] == "Google" for a in answers)  # type: ignore[index]
+    assert "date" in answers[0]["headers"]  # type: ignore[operator]
+    writer.close()
+
+
+async def test_head_sends_the_length_but_no_body_and_keeps_the_connection(gce):
+    reader, writer = await connect(gce)
+    writer.write(get(ID) + get(ID).replace(b"GET", b"HEAD", 1) + get(ID))
+    full = await read_response(reader)
+    head = await read_response(reader, head=True)
+    again = await read_response(reader)
+    assert head["status"] == 200
+    assert "content-length" in head["headers"]  # type: ignore[operator]
+    assert again["body"] == full["body"] != b""  # the HEAD sent no body to misalign this
+    writer.close()
+
+
+async def test_http10_without_keep_alive_is_closed_after_the_answer(gce):
+    reader, writer = await connect(gce)
+    writer.write(get(ID, version=b"1.0"))
+    answer = await read_response(reader)
+    assert answer["status"] == 200
+    assert answer["headers"]["connection"] == "close"  # type: ignore[index]
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the proxy
+    writer.close()
+
+
+async def test_connection_close_is_honoured(gce):
+    reader, writer = await connect(gce)
+    writer.write(get(ID, b"Connection: close") + get(ID))
+    assert (await read_response(reader))["status"] == 200
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the second request is not answered
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (get(ID, *[b"X-Pad-%d: %s" % (i, b"v" * 1000) for i in range(70)]), 431),
+        (get(ID, *[b"X-N-%d: v" % i for i in range(200)]), 431),
+        (b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nHost x\r\n\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, 400),  # a TLS hello
+        (get(ID, b"Content-Length: 5", b"Transfer-Encoding: chunked"), 400),  # smuggling shape
+    ],
+)
+async def test_requests_beyond_the_limits_or_malformed_are_refused_and_closed(
+    gce, request_bytes, status
+):
+    reader, writer = await connect(gce)
+    writer.write(request_bytes)
+    answer = await read_response(reader)
+    assert answer["status"] == status
+    assert answer["headers"]["connection"] == "close"  # type: ignore[index]
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_expect_100_continue_is_answered_before_the_body(emulator, start_proxy):
+    running = await start_proxy(ProviderName.AWS, await emulator(ProviderName.AWS))
+    reader, writer = await connect(running)
+    writer.write(
+        b"PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n"
+        b"X-aws-ec2-metadata-token-ttl-seconds: 60\r\n"
+        b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+    )
+    assert await asyncio.wait_for(reader.readline(), 5) == b"HTTP/1.1 100 Continue\r\n"
+    assert await reader.readline() == b"\r\n"
+    writer.write(b"body")
+    answer = await read_response(reader)
+    assert answer["status"] in (200, 400)  # a decision on the whole request, not a hang
+    writer.close()
+
+
+async def test_a_declared_oversized_body_is_refused_without_reading_it(emulator, start_proxy):
+    running = await start_proxy(
+        ProviderName.AWS, await emulator(ProviderName.AWS), max_body_bytes=1024
+    )
+    reader, writer = await connect(running)
+    writer.write(
+        b"PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n"
+        b"X-aws-ec2-metadata-token-ttl-seconds: 60\r\nContent-Length: 1000000\r\n\r\n"
+    )
+    answer = await read_response(reader)
+    assert answer["status"] == 413
+    assert answer["body"] == b"request body larger than 1024 bytes\n"
+    writer.close()
+
+
+async def test_idle_keep_alive_connections_are_closed(emulator, start_proxy):
+    running = await start_proxy(
+        ProviderName.GCE, await emulator(ProviderName.GCE), idle_timeout=0.4
+    )
+    reader, writer = await connect(running)
+    writer.write(get(ID))
+    assert (await read_response(reader))["status"] == 200
+    assert await asyncio.wait_for(reader.read(), 3) == b""  # closed once idle
+    writer.close()
+
+
+async def test_a_client_that_disconnects_mid_request_does_not_disturb_others(gce, client):
+    _, writer = await connect(gce)
+    writer.write(b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nHost:")
+    writer.close()
+    reader, writer2 = await connect(gce)
+    writer2.write(get(ID))
+    assert (await read_response(reader))["status"] == 200
+    writer2.close()
