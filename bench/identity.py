@@ -13,7 +13,11 @@ Rows (all on 127.0.0.1, bounded in time and count, stopped by themselves):
 - STS calls per role per refresh period under constant concurrent demand
   (fake clock over 6 simulated hours; target 1);
 - memory of the cluster view per 1,000 pods (tracemalloc);
-- 1,000-pod churn with address reuse and delayed events: wrong credentials (target 0).
+- 1,000-pod churn with address reuse and delayed events: wrong credentials (target 0);
+- what the consistent read before credentials costs (a lab API server in its own
+  process; the proxy's view follows it with the real reflector): sequential
+  credential requests with and without verification (the added latency), and
+  wrk at 50 connections from one address with the read interval 0 and 1 s.
 
 Run: `python -m bench identity` (or `make bench`).
 """
@@ -21,6 +25,7 @@ Run: `python -m bench identity` (or `make bench`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -39,7 +44,7 @@ import aiohttp
 
 from bench import report
 from podwarden.api import keys
-from podwarden.kube import store
+from podwarden.kube import client, lookup, reflector, store
 from podwarden.lab.cloud import server as cloud_server
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
@@ -55,6 +60,7 @@ SECONDS = float(os.environ.get("BENCH_IDENTITY_SECONDS", "5"))
 ROLE = "arn:aws:iam::123456789012:role/reader"
 CREDS = "/latest/meta-data/iam/security-credentials/"
 FIRST_PODS = 100
+SEQUENTIAL = 300
 START_DELAY = 0.1
 
 
@@ -121,8 +127,11 @@ def fake_sts(
 
 async def _stack(view: store.ClusterView, upstream: str, **kw: Any) -> tuple[Any, Any]:
     fetch = kw.pop("aws_fetch", None)
+    verify_lookup = kw.pop("verify_lookup", None)
     settings = IdentitySettings(provider=ProviderName.AWS, **kw)
-    extra = {"aws_fetch": fetch} if fetch is not None else {}
+    extra: dict[str, Any] = {"aws_fetch": fetch} if fetch is not None else {}
+    if verify_lookup is not None:
+        extra["verify_lookup"] = verify_lookup
     identity = await service.start(settings, view=view, upstream_url=upstream, **extra)
     fw = identity.firewall(firewall.build(ProviderName.AWS))
     running = await proxy.start(
@@ -372,6 +381,102 @@ async def churn(upstream: str) -> dict[str, Any]:
     }
 
 
+async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> None:
+    async with session.post(url, json=body) as response:
+        assert response.status < 300, (response.status, await response.text())
+
+
+async def verification(upstream: str) -> list[dict[str, Any]]:
+    """The cost of a consistent read per credential request, against a real (lab) API process."""
+    port = free_port()
+    script = Path(sys.executable).with_name("podwarden")
+    argv = [str(script), "lab", "apiserver", "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(
+        [*argv, "--bookmark-interval", "60"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    rows: list[dict[str, Any]] = []
+    api = None
+    task = None
+    try:
+        wait_listening("127.0.0.1", port, timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            await _post(session, url + "/api/v1/namespaces", {k: v for k, v in _ns().items()})
+            body = _pod("verified-0", "127.0.0.1")
+            body["metadata"] = {
+                "name": "verified-0",
+                "annotations": body["metadata"]["annotations"],
+            }
+            await _post(session, url + "/api/v1/namespaces/team/pods", body)
+        api = client.from_url(url)
+        view = store.ClusterView()
+        task = reflector.run(view, api=api, node_name="node-a")
+        await asyncio.wait_for(view.synced.wait(), 10)
+        check = functools.partial(lookup.pods_with_ip, api, node="node-a")
+        for label, kw in (
+            ("no verification (watch only)", {}),
+            ("verified (consistent read)", {"verify_lookup": check, "verify_interval": 0.0}),
+        ):
+            identity, running = await _stack(view, upstream, aws_fetch=fake_sts([]), **kw)
+            try:
+                await identity.cache.idle()
+                target = f"http://127.0.0.1:{running.port}{CREDS}reader"
+                latencies = []
+                async with aiohttp.ClientSession() as session:
+                    for _ in range(SEQUENTIAL):
+                        started = time.perf_counter()
+                        async with session.get(target) as response:
+                            await response.read()
+                            assert response.status == 200, response.status
+                        latencies.append((time.perf_counter() - started) * 1000)
+                latencies.sort()
+                rows.append(
+                    {
+                        "row": f"credential request, sequential, {label}",
+                        "p50_ms": round(latencies[len(latencies) // 2], 3),
+                        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 3),
+                    }
+                )
+            finally:
+                await running.stop(drain_timeout=1)
+                await identity.close()
+        if shutil.which("wrk") is not None:
+            for interval in (0.0, IdentitySettings(provider=ProviderName.AWS).verify_interval):
+                identity, running = await _stack(
+                    view,
+                    upstream,
+                    aws_fetch=fake_sts([]),
+                    verify_lookup=check,
+                    verify_interval=interval,
+                )
+                try:
+                    await identity.cache.idle()
+                    target = f"http://127.0.0.1:{running.port}{CREDS}reader"
+                    result = await _wrk(target)
+                    assert identity.verifier is not None
+                    rows.append(
+                        {
+                            "row": f"cached credentials, verified, read interval {interval:g}s",
+                            **result,
+                            "calls": identity.verifier.reads,
+                        }
+                    )
+                finally:
+                    await running.stop(drain_timeout=1)
+                    await identity.close()
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if api is not None:
+            await api.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    return rows
+
+
 async def _main() -> None:
     runner = await cloud_server.start("aws", "127.0.0.1", 0)
     upstream = f"http://127.0.0.1:{int(runner.addresses[0][1])}"
@@ -383,6 +488,7 @@ async def _main() -> None:
         rows.append(await sts_economy())
         rows.append(await memory())
         rows.append(await churn(upstream))
+        rows += await verification(upstream)
     finally:
         if moto is not None:
             moto.terminate()

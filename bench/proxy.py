@@ -4,8 +4,9 @@ Both sit in front of the same emulated GCE metadata service and get the same
 load from wrk (C, one thread on its own core when taskset exists): 60 % allowed
 static metadata, 20 % denied (recursive listing, X-Forwarded-For), 20 %
 credential paths (kube-env, the node service-account token). Each cell runs a
-bounded time. nginx gets one worker (the same one core as podwarden's single
-process); a row with four workers, as the addon ships, is printed for context.
+bounded time. 1-vs-1: nginx with one worker and podwarden with one process,
+both pinned to the same core as the emulator. N-vs-N: N = the number of cores,
+nginx with N workers and podwarden with N SO_REUSEPORT workers, unpinned.
 Besides req/s and latency, each cell reports the CPU time per request of the
 server and of the emulator behind it: on a shared machine req/s moves with
 whatever else runs, CPU per request hardly does. Every answer's status is
@@ -27,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,8 @@ from podwarden.testing.net import free_port, wait_listening
 
 HERE = Path(__file__).resolve().parent
 PODWARDEN = Path(sys.executable).parent / "podwarden"
-SECONDS = float(os.environ.get("BENCH_PROXY_SECONDS", "5"))
+SECONDS = float(os.environ.get("BENCH_PROXY_SECONDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_PROXY_ROUNDS", "3"))
 CONNECTIONS = (50, 200)
 FLAVOR = {"Metadata-Flavor": "Google"}
 
@@ -69,7 +72,7 @@ def main() -> None:
                 _stop(process)
     print(report.table("Mix replies (status per request, same emulator)", checks))
     print()
-    print(report.table(f"bench/proxy: GCE mix 60/20/20, {SECONDS:.0f} s per cell", rows))
+    print(report.table(f"bench/proxy: GCE mix 60/20/20, {SECONDS:g} s x {ROUNDS} per cell", rows))
     for line in extra["notes"]:
         print(f"  {line}")
     path = report.save("proxy", rows, extra={"mix": checks, **extra})
@@ -119,15 +122,16 @@ def _run(
     processes.append(podwarden)
     wait_listening("127.0.0.1", podwarden_port)
 
+    many = max(2, len(cpus))
     nginx_ports, nginx_pids = {}, {}
-    for workers in (1, 4):
+    for workers in (1, many):
         port = free_port()
         master = _start_nginx(
             tmp / f"nginx{workers}",
             port=port,
             workers=workers,
             upstream_port=emulator_port,
-            cpu=server_cpu,
+            cpu=server_cpu if workers == 1 else None,
         )
         processes.append(master)
         wait_listening("127.0.0.1", port)
@@ -147,42 +151,42 @@ def _run(
 
     script = tmp / "mix.lua"
     script.write_text(_lua_script())
-    targets = [
-        ("nginx (1 worker)", nginx_ports[1], nginx_pids[1], None),
-        ("podwarden", podwarden_port, [podwarden.pid], podwarden.pid),
+    pool_port = free_port()
+    pool = _spawn_workers(upstream, port=pool_port, workers=many, log=tmp / "pool.log")
+    processes.append(pool)
+    wait_listening("127.0.0.1", pool_port)
+    time.sleep(2.0)  # the extra workers import and bind
+    pool_pids = [pool.pid, *_children(pool.pid)]
+    pairs = [
+        (
+            Cell("nginx (1 worker)", nginx_ports[1], nginx_pids[1], rss=False),
+            Cell("podwarden", podwarden_port, [podwarden.pid], rss=True),
+        ),
+        (
+            Cell(f"nginx ({many} workers)", nginx_ports[many], nginx_pids[many], rss=False),
+            Cell(f"podwarden ({many} workers)", pool_port, pool_pids, rss=True),
+        ),
     ]
     rows: list[dict[str, Any]] = []
-    for connections in CONNECTIONS:
-        measured: dict[str, dict[str, Any]] = {}
-        for name, port, pids, rss_pid in targets:
-            result = _wrk(
-                port,
-                connections=connections,
-                script=script,
-                cpu=load_cpu,
-                server_pids=pids,
-                upstream_pid=emulator.pid,
-            )
-            row = {"server": name, "conns": connections, **result}
-            row["rss_mib"] = _rss_mib(rss_pid) if rss_pid else None
-            measured[name] = row
-            rows.append(row)
-        nginx_rps = measured["nginx (1 worker)"]["req_s"]
-        measured["podwarden"]["vs_nginx"] = (
-            round(measured["podwarden"]["req_s"] / nginx_rps, 2) if nginx_rps else None
-        )
-    for connections in CONNECTIONS:
-        result = _wrk(
-            nginx_ports[4],
-            connections=connections,
-            script=script,
-            cpu=load_cpu,
-            server_pids=nginx_pids[4],
-            upstream_pid=emulator.pid,
-        )
-        rows.append(
-            {"server": "nginx (4 workers)", "conns": connections, **result, "rss_mib": None}
-        )
+    for peer, ours in pairs:
+        for connections in CONNECTIONS:
+            runs: dict[str, list[dict[str, Any]]] = {peer.name: [], ours.name: []}
+            for _ in range(ROUNDS):  # alternate, so a burst of outside load hits both
+                for cell in (peer, ours):
+                    result = _wrk(
+                        cell.port,
+                        connections=connections,
+                        script=script,
+                        cpu=load_cpu,
+                        server_pids=cell.pids,
+                        upstream_pid=emulator.pid,
+                    )
+                    runs[cell.name].append(result)
+            peer_row = _median_row(peer, connections, runs[peer.name])
+            our_row = _median_row(ours, connections, runs[ours.name])
+            if peer_row["req_s"]:
+                our_row["vs_nginx"] = round(our_row["req_s"] / peer_row["req_s"], 2)
+            rows += [peer_row, our_row]
     for row in rows:
         row.setdefault("vs_nginx", None)
     idle_cli, idle_own = _idle_rss(upstream, tmp)
@@ -197,8 +201,31 @@ def _run(
         "cpu_us_req: the server's CPU per request; upstream_cpu_us_req: the emulator's "
         "(nginx sends it every allowed request, podwarden only cache misses)",
         "nginx forwards the node service-account token (200); podwarden conceals it (403)",
+        f"each row: the median (by req/s) of {ROUNDS} alternating runs of {SECONDS:g} s",
+        f"N-vs-N rows: servers unpinned (N = {many}); podwarden's workers run through "
+        "`python -m podwarden.metadata.workers` (ProxySettings.workers) until the CLI has a flag; "
+        "rss_mib there is the largest worker's",
     ]
-    return rows, checks, {"seconds": SECONDS, "notes": notes}
+    return rows, checks, {"seconds": SECONDS, "rounds": ROUNDS, "notes": notes}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One server under test: its port, the processes whose CPU counts, whether to show RSS."""
+
+    name: str
+    port: int
+    pids: list[int]
+    rss: bool
+
+
+def _median_row(cell: Cell, connections: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median req/s, whole (its latencies belong to the same run)."""
+    chosen = sorted(runs, key=lambda run: run["req_s"])[len(runs) // 2]
+    row = {"server": cell.name, "conns": connections, **chosen}
+    row["rss_mib"] = max((_rss_mib(pid) or 0.0) for pid in cell.pids) if cell.rss else None
+    row["vs_nginx"] = None
+    return row
 
 
 def _idle_rss(upstream: str, tmp: Path) -> tuple[float | None, float | None]:
@@ -219,6 +246,28 @@ def _idle_rss(upstream: str, tmp: Path) -> tuple[float | None, float | None]:
         finally:
             _stop(process)
     return results[0], results[1]
+
+
+def _spawn_workers(upstream: str, *, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    """A podwarden proxy with `workers` SO_REUSEPORT processes (it stops when stdin closes)."""
+    settings = {
+        "provider": "gce",
+        "upstream_url": upstream,
+        "listen_host": "127.0.0.1",
+        "listen_port": port,
+        "workers": workers,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "podwarden.metadata.workers"],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"settings": settings, "log_level": "info"}).encode() + b"\n")
+    process.stdin.flush()
+    return process
 
 
 def _spawn(argv: list[str], *, log: Path, cpu: int | None) -> subprocess.Popen[bytes]:

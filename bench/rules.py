@@ -1,6 +1,7 @@
 """`python -m bench rules`: cost and safety of the interception rules.
 
-Measured in a throw-away pod/node/cloud lab (the netfilter system tests' lab):
+Measured in a throw-away pod/node/cloud lab (podwarden.testing.netlab, shared with the
+netfilter system tests):
 - apply and reconcile time for 1, 10 and 100 interface patterns per backend
   (reconcile = the periodic check when nothing drifted; repair = check plus
   re-apply after the table was flushed by hand);
@@ -24,15 +25,10 @@ import time
 from pathlib import Path
 
 from bench import report
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.system.netfilter import lab as lab_module  # noqa: E402
-
-from podwarden import logs  # noqa: E402
-from podwarden.lab import netns  # noqa: E402
-from podwarden.netfilter import backends, endpoints, reconcile, render  # noqa: E402
+from podwarden import logs
+from podwarden.lab import netns
+from podwarden.netfilter import backends, endpoints, reconcile, render
+from podwarden.testing import netlab as lab_module
 
 BACKENDS = ["nft", "iptables-legacy", "iptables-nft"]
 PATTERNS = [1, 10, 100]

@@ -2,6 +2,9 @@
 
 SIGTERM/SIGINT stop the proxy and the reconcile loop and exit 0, leaving the
 rules in place (fail closed). Configuration errors exit 2 with the key.
+The identity flags are `podwarden proxy`'s (given one cluster source, pods
+get their own cloud role); host-network requests come from a node address
+no pod owns, so they get no identity: benign metadata only.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from pathlib import Path
 import click
 
 from podwarden import logs
+from podwarden.agent import settings as agent_settings
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
-from podwarden.netfilter import backends, settings
+from podwarden.metadata.identity import cli as identity_cli
+from podwarden.netfilter import backends
 from podwarden.netfilter.runner import NetfilterError
 
 EXIT_CONFIG = 2
@@ -28,7 +33,10 @@ EXIT_CONFIG = 2
 @click.option("--listen", help="HOST:PORT pods are redirected to (a node address or 127.0.0.1)")
 @click.option("--listen6", help="[ADDRESS]:PORT for IPv6 pods (else their traffic is refused)")
 @click.option("--pod-interface", "pod_interface", multiple=True, help="e.g. cali+ (repeat)")
-@click.option("--pod-cgroup", help="cgroup v2 path of pods, e.g. kubepods.slice")
+@click.option(
+    "--pod-cgroup",
+    help="pods' cgroup below the hierarchy root, e.g. kubepods.slice (v2; net_cls on v1)",
+)
 @click.option("--reconcile-period", type=float, help="seconds between checks (default 5)")
 @click.option("--backend", type=click.Choice(list(backends.BACKENDS)))
 @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False))
@@ -36,11 +44,20 @@ EXIT_CONFIG = 2
 @click.option("--health-listen", help="HOST:PORT for /healthz, /readyz and rule metrics")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
+@identity_cli.options
 def agent(config_file: Path | None, **flags: object) -> None:
     """Run the proxy, install the interception rules and keep them installed."""
+    ctx = click.get_current_context()
+    identity_given = {  # only typed flags: click's defaults must not hide the file's keys
+        key: flags.pop(key)
+        for key in agent_settings.IDENTITY_KEYS
+        if ctx.get_parameter_source(key) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    for key in agent_settings.IDENTITY_KEYS:
+        flags.pop(key, None)
     try:
-        merged: AgentConfig = settings.merge(AgentConfig, config_file, dict(flags))
-        merged.checked()
+        merged = agent_settings.merge(config_file, dict(flags), identity_given)
+        merged.checked().identity_plan()
     except ConfigError as exc:
         click.echo(f"podwarden agent: configuration error:\n{exc}", err=True)
         sys.exit(EXIT_CONFIG)

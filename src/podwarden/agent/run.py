@@ -7,6 +7,12 @@ is down the DNAT still points at its closed port (TCP reset), and the
 `refuse_metadata` chain rejects whatever was not redirected. On SIGTERM the
 agent stops the proxy and leaves every rule in place; only `podwarden rules
 remove` takes them out.
+
+Pod identity (when a cluster source is configured) starts before the
+proxies, exactly as `podwarden proxy` starts it, and serves both of them.
+Host-network processes redirected from the pod cgroup arrive from a node
+address that no pod owns: the resolver finds no pod, so they get benign
+metadata and no role.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from podwarden import logs
 from podwarden.agent.settings import AgentConfig
 from podwarden.metadata import proxy
+from podwarden.metadata.identity import cli as identity_cli
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings, parse_host_port
 from podwarden.netfilter import backends, reconcile, render, settings
@@ -68,12 +75,18 @@ async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None
         runner,
         flush_conntrack=config.flush_conntrack,
     )
+    plan = config.identity_plan()
     state = AgentState()
     health = await _start_health(config, state)
+    pods: identity_cli.Running | None = None
     try:
+        if plan is not None:
+            pods = await identity_cli.start(plan, upstream_url=str(config.upstream))
         listens = [listen for listen in (config.listen, config.listen6) if listen]
         for index, listen in enumerate(listens):
-            running = await proxy.start(proxy_settings(config, listen, metrics=index == 0))
+            wanted = proxy_settings(config, listen, metrics=index == 0)
+            extra = pods.proxy_kwargs(wanted) if pods is not None else {}
+            running = await proxy.start(wanted, **extra)
             state.proxies.append(running)
             _log.info("proxy listening", listen=listen, port=running.port)
         await asyncio.to_thread(installer.install)
@@ -82,6 +95,8 @@ async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None
     finally:
         for running in state.proxies:
             await running.stop(drain_timeout=2.0)
+        if pods is not None:
+            await pods.close()
         if health is not None:
             await health.cleanup()
         _log.info("agent stopped; interception rules left in place")

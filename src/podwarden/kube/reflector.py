@@ -185,6 +185,14 @@ async def _list_then_watch(
             await asyncio.sleep(delay)
 
 
+def events(
+    api: client.Api, resource: Resource, *, backoff: Backoff | None = None
+) -> AsyncIterator[tuple[str, Any]]:
+    """The list-then-watch stream for any resource (the loop `follow` uses for pods and
+    namespaces): ("SYNC", items) after each (re)list, then (type, object) per event."""
+    return _list_then_watch(api, resource, backoff or Backoff())
+
+
 def _observe_lag(resource: Resource, kind: str, obj: dict[str, Any]) -> None:
     """Creation-to-view delay of a new object (includes scheduling for node-scoped pods)."""
     if kind != "ADDED":

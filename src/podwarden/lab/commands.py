@@ -51,9 +51,10 @@ def _interception(func: F) -> F:
     return click.option(
         "--interception",
         type=click.Choice(lab_interception.MODES),
-        default="lab-dnat",
+        default=lab_interception.DEFAULT_MODE,
         show_default=True,
-        help="lab-dnat: the lab's own plain DNAT; podwarden-rules: `podwarden rules apply`.",
+        help="agent: `podwarden agent` (proxy + rules + reconcile); lab-dnat: a proxy behind "
+        "the lab's plain DNAT; podwarden-rules: a proxy behind `podwarden rules apply`.",
     )(func)
 
 
@@ -87,7 +88,7 @@ lab.add_command(iamcredentials_command.iamcredentials)
 def up(
     provider: str, pods: int, no_proxy: bool, interception: str, prefix: str, state_dir: Path
 ) -> None:
-    """Build the namespaces, start the emulator and (unless --no-proxy) the proxy."""
+    """Build the namespaces, start the emulator and (unless --no-proxy) the agent."""
     _need_root()
     try:
         the_lab = topology.up(
@@ -101,7 +102,8 @@ def up(
     except (topology.LabError, lab_plan.PlanError, state.StateError) as exc:
         raise click.ClickException(str(exc)) from exc
     plan = the_lab.plan
-    click.echo(f"lab up: provider {provider}, proxy {'off' if no_proxy else 'on'}")
+    service = "off" if no_proxy else f"on ({interception})"
+    click.echo(f"lab up: provider {provider}, podwarden {service}")
     for pod in plan.pods:
         click.echo(f"  {pod.name}: {pod.ipv4} {pod.ipv6} (netns {plan.pod_netns(pod.name)})")
     click.echo(

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from podwarden.lab import demo_firewall, demo_identity, state, topology
+from podwarden.lab import demo_agent, demo_firewall, demo_identity, state, topology
+from podwarden.lab import interception as lab_interception
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.demo_model import ActContext, Row
 from podwarden.lab.topology import Lab
@@ -34,7 +35,7 @@ class DemoContext:
     state_dir: Path
     pods: int
     echo: Echo
-    interception: str = "lab-dnat"
+    interception: str = lab_interception.DEFAULT_MODE
     rows: list[Row] = field(default_factory=list)
 
     @contextmanager
@@ -62,6 +63,7 @@ class Act:
 ACTS: list[Act] = [
     Act("metadata firewall: node credentials before and after podwarden", demo_firewall.run),
     Act("pod identity: the kube2iam walkthrough with kubectl and awscli", demo_identity.run),
+    Act("node agent: proxy killed, host-network pods, rules flushed by hand", demo_agent.run),
 ]
 
 
@@ -70,7 +72,7 @@ def run(
     pods: int = 2,
     prefix: str = lab_plan.DEFAULT_PREFIX,
     state_dir: Path = state.STATE_DIR,
-    interception: str = "lab-dnat",
+    interception: str = lab_interception.DEFAULT_MODE,
     echo: Echo = print,
     acts: list[Act] | None = None,
 ) -> bool:

@@ -132,7 +132,7 @@ def run(ctx: ActContext) -> list[Row]:
             before[curl.label] = _curl(the_lab, curl, echo)
         probe_before = _probe(the_lab, echo)
         for provider in lab_plan.PROVIDERS:
-            echo(f"--- with podwarden: proxy --provider {provider}, pod traffic DNATed to it ---")
+            echo(f"--- with podwarden: --provider {provider}, pod traffic DNATed to its proxy ---")
             the_lab.start_proxy(provider)
             for curl in (c for c in CURLS if c.provider == provider):
                 after[curl.label] = _curl(the_lab, curl, echo)
@@ -184,13 +184,14 @@ def _curl(the_lab: Lab, curl: Curl, echo: Callable[[str], None]) -> Outcome:
     proc = the_lab.exec(POD, argv, timeout=10)
     body, _, code = proc.stdout.rpartition(_STATUS_MARK)
     status = int(code) if code.strip().isdigit() and int(code) > 0 else None
-    outcome = _read(status, body, proc.returncode)
+    outcome = read_outcome(status, body, proc.returncode)
     echo(f"$ {curl.shown}")
     echo(f"  -> {outcome.words()}")
     return outcome
 
 
-def _read(status: int | None, body: str, curl_code: int) -> Outcome:
+def read_outcome(status: int | None, body: str, curl_code: int) -> Outcome:
+    """A curl's status and body in words that never contain a secret."""
     secret_seen = any(value in body for value in secrets.ALL)
     if status is None:
         return Outcome(status=None, secret_seen=False, text=f"curl exit {curl_code}")

@@ -1,9 +1,9 @@
 """The kube2iam walkthrough in the lab: kubectl annotates a pod, awscli in the pod follows.
 
 Inside a lab (real netfilter: pod traffic to 169.254.169.254 is DNATed to
-the proxy in the node namespace), the cloud host additionally runs the lab
+the agent's proxy in the node namespace), the cloud host additionally runs the lab
 API server and moto (IAM, STS, S3; seeded, then IAM enforcement on). The
-proxy runs with its identity flags: it watches the API server for node-a's
+agent runs with its identity flags: it watches the API server for node-a's
 pods and assumes roles in moto with the node user's keys (environment, the
 first link of the standard chain). Then, from pod-a:
 
@@ -177,30 +177,25 @@ class Walkthrough:
             ),
             "creating the pod",
         )
-        node_env = [
-            "env",
-            f"AWS_ACCESS_KEY_ID={keys['key']}",
-            f"AWS_SECRET_ACCESS_KEY={keys['secret']}",
-            "AWS_SESSION_TOKEN=",
-            f"AWS_SHARED_CREDENTIALS_FILE={self.workdir / 'none'}",
-            f"AWS_CONFIG_FILE={self.workdir / 'none'}",
+        # The node's own keys (the first link of the standard chain) and the identity flags,
+        # for the agent (or the proxy, with the other interception modes) alike.
+        self.lab.service_env = {
+            "AWS_ACCESS_KEY_ID": keys["key"],
+            "AWS_SECRET_ACCESS_KEY": keys["secret"],
+            "AWS_SESSION_TOKEN": "",
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.workdir / "none"),
+            "AWS_CONFIG_FILE": str(self.workdir / "none"),
+        }
+        self.lab.service_flags = [
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--node",
+            "node-a",
+            "--base-role-arn",
+            BASE_ROLE_ARN,
+            "--sts-endpoint",
+            moto_url,
         ]
-
-        def proxy_argv(provider: str, listen: str) -> list[str]:
-            return [
-                *node_env,
-                *topology.default_proxy_argv(provider, listen),
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--node",
-                "node-a",
-                "--base-role-arn",
-                BASE_ROLE_ARN,
-                "--sts-endpoint",
-                moto_url,
-            ]
-
-        self.lab.proxy_argv = proxy_argv
         self.lab.start_proxy("aws")
 
     def _apply(self, obj: dict[str, Any]) -> None:

@@ -1,11 +1,15 @@
 """How the lab sends pod metadata traffic to the proxy (inside the node namespace only).
 
-Two ways, chosen by name so later work can switch the default:
-- "lab-dnat": the lab's own stop-gap until the agent's rules exist: one nft
+Three ways, chosen by name:
+- "agent" (the default): `podwarden agent` runs in the node namespace and
+  installs, keeps and repairs its own rules, exactly as the DaemonSet does;
+  nothing to install here, and removal is `podwarden rules remove` (after the
+  agent is stopped, or its reconcile loop would put them back).
+- "lab-dnat": the lab's own plain DNAT beside a `podwarden proxy`: one nft
   table `pwlab` that DNATs pod TCP to the metadata address:80 (IPv4 and IPv6)
   to the proxy, and resets pod TCP to the other metadata addresses so the
   "after" state has no side door (ECS, WireServer, Alibaba stay closed).
-- "podwarden-rules": `podwarden rules apply …` (the interception-rules work),
+- "podwarden-rules": `podwarden rules apply …` beside a `podwarden proxy`,
   run in the node namespace with the lab's pod interface pattern.
 
 Every nft call runs through `ip netns exec <node>`: the machine's own ruleset
@@ -20,7 +24,8 @@ from podwarden.lab import netns
 from podwarden.lab import plan as lab_plan
 
 LAB_TABLE = "pwlab"
-MODES = ("lab-dnat", "podwarden-rules")
+MODES = ("agent", "lab-dnat", "podwarden-rules")
+DEFAULT_MODE = "agent"
 
 
 class InterceptionError(Exception):
@@ -65,6 +70,8 @@ def install(
     proxy_port: int = lab_plan.PROXY_PORT,
 ) -> None:
     """Install interception in `node_netns`; InterceptionError when it fails."""
+    if mode == "agent":
+        return  # the agent installs its own rules before it reports ready
     if mode == "lab-dnat":
         _checked(["nft", "-f", "-"], node_netns, render_lab_dnat(proxy_port=proxy_port))
     elif mode == "podwarden-rules":
@@ -94,7 +101,7 @@ def remove(*, mode: str, node_netns: str, podwarden_argv: Sequence[str]) -> None
     """Remove interception from `node_netns` (no error when none is installed)."""
     if mode == "lab-dnat":
         netns.run(["nft", "delete", "table", "inet", LAB_TABLE], netns=node_netns, check=False)
-    elif mode == "podwarden-rules":
+    elif mode in ("agent", "podwarden-rules"):
         netns.run([*podwarden_argv, "rules", "remove"], netns=node_netns, check=False)
 
 

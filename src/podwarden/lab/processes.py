@@ -63,15 +63,26 @@ def start(
     argv: Sequence[str],
     log_dir: Path,
     env: Mapping[str, str] | None = None,
+    keep_sysfs: bool = False,
 ) -> ProcessRecord:
-    """Start `argv` inside `netns_name`, output appended to `log_dir/<name>.log`."""
+    """Start `argv` inside `netns_name`, output appended to `log_dir/<name>.log`.
+
+    `keep_sysfs=True` enters with `nsenter --net` instead of `ip netns exec`,
+    which remounts /sys and so hides /sys/fs/cgroup: the agent needs it to
+    match the pod cgroup.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     full_env = dict(os.environ)
     full_env.update(env or {})
     with log_path.open("ab") as log:
+        wrapped = (
+            ["nsenter", f"--net={netns.NETNS_DIR / netns_name}", *argv]
+            if keep_sysfs
+            else netns.pid_netns_argv(netns_name, argv)
+        )
         proc = subprocess.Popen(
-            netns.pid_netns_argv(netns_name, argv),
+            wrapped,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -82,7 +93,7 @@ def start(
     if ticks is None:
         code = proc.wait()
         raise ProcessError(f"{name} exited at once with code {code}; see {log_path}")
-    # `ip netns exec` execs the command in place, so this PID is the command's.
+    # `ip netns exec` and nsenter exec the command in place, so this PID is the command's.
     return ProcessRecord(
         name=name,
         pid=proc.pid,
@@ -155,6 +166,17 @@ def stop(record: ProcessRecord, *, timeout: float = 5.0) -> None:
         while is_running(record):
             _reap(record.pid)
             time.sleep(0.02)
+    _reap(record.pid)
+
+
+def kill(record: ProcessRecord) -> None:
+    """SIGKILL the recorded process at once (a crash, as the demo shows); no-op when gone."""
+    if is_running(record):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, signal.SIGKILL)
+    while is_running(record):
+        _reap(record.pid)
+        time.sleep(0.01)
     _reap(record.pid)
 
 

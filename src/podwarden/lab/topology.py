@@ -1,4 +1,8 @@
-"""The lab itself: build the namespaces, start the cloud and the proxy, tear it all down.
+"""The lab itself: build the namespaces, start the cloud and the agent, tear it all down.
+
+By default the node runs `podwarden agent` (proxy, rules and reconcile in
+one process, as the DaemonSet does); `interception_mode="lab-dnat"` or
+`"podwarden-rules"` run a plain `podwarden proxy` with separate rules.
 
 `up` records every step in the state file before taking it, and tears down
 on any failure; `down` works from that file in a later process, kills only
@@ -12,18 +16,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwarden.lab import interception, netns, network, processes, state
+from podwarden.lab import cgroup, interception, netns, network, processes, state
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.plan import Plan
 from podwarden.lab.state import LabState, ProcessRecord
 
 UPSTREAM = f"http://{lab_plan.IMDS_V4}"
+HEALTH_PORT = 8776  # the agent's /readyz, on 127.0.0.1 in the node namespace
 
 
 class LabError(Exception):
@@ -67,18 +73,74 @@ def default_proxy_argv(provider: str, listen: str) -> list[str]:
     ]
 
 
+def default_agent_argv(
+    provider: str, *, pod_cgroup: str | None, reconcile_period: float
+) -> list[str]:
+    """`podwarden agent` for the lab: pods on `pwv+`, IPv4 and IPv6, health on 127.0.0.1."""
+    argv = [
+        *podwarden_argv(),
+        "agent",
+        "--provider",
+        provider,
+        "--upstream",
+        UPSTREAM,
+        "--listen",
+        f"{lab_plan.NODE_POD_SIDE_V4}:{lab_plan.PROXY_PORT}",
+        "--listen6",
+        f"[{lab_plan.NODE_POD_SIDE_V6}]:{lab_plan.PROXY_PORT}",
+        "--pod-interface",
+        lab_plan.POD_INTERFACE_PATTERN,
+        "--reconcile-period",
+        str(reconcile_period),
+        "--health-listen",
+        f"127.0.0.1:{HEALTH_PORT}",
+    ]
+    return argv + (["--pod-cgroup", pod_cgroup] if pod_cgroup else [])
+
+
 ProxyArgv = Callable[[str, str], list[str]]
 
 
 @dataclass
 class Lab:
-    """A running lab: run commands in pods, switch the proxy on and off."""
+    """A running lab: run commands in pods, switch the agent (or proxy) on and off.
+
+    `service_flags` and `service_env` are added to the agent's (or proxy's)
+    command line and environment: the identity walkthrough passes its
+    cluster source and the node's AWS keys this way.
+    """
 
     plan: Plan
     state: LabState
     state_dir: Path
-    interception_mode: str = "lab-dnat"
+    interception_mode: str = interception.DEFAULT_MODE
     proxy_argv: ProxyArgv = default_proxy_argv
+    service_flags: list[str] = field(default_factory=list)
+    service_env: dict[str, str] = field(default_factory=dict)
+    reconcile_period: float = 1.0
+
+    @property
+    def pod_cgroup(self) -> Path | None:
+        """The lab's pod cgroup directory (host-network pods), None without cgroup v2."""
+        return cgroup.directory(self.plan.prefix)
+
+    def exec_hostnet(
+        self, argv: Sequence[str], *, in_pod_cgroup: bool, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `argv` in the node's namespace: as a host-network pod, or as a node process.
+
+        Entered with `nsenter --net` (which keeps /sys/fs/cgroup); with
+        `in_pod_cgroup` the shell joins the lab's pod cgroup before it execs.
+        """
+        full = ["nsenter", f"--net={netns.NETNS_DIR / self.plan.node}"]
+        if in_pod_cgroup:
+            found = self.pod_cgroup
+            if found is None:
+                raise LabError("this lab has no pod cgroup (needs a writable cgroup v2)")
+            full += ["sh", "-c", f'echo $$ > {found}/cgroup.procs && exec "$@"', "sh"]
+        return subprocess.run(
+            [*full, *argv], capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def exec(
         self,
@@ -100,16 +162,65 @@ class Lab:
         )
 
     def start_proxy(self, provider: str | None = None) -> None:
-        """Start `podwarden proxy` in the node (IPv4 and IPv6) and intercept pod traffic to it."""
+        """Start the agent (or `podwarden proxy` + rules) in the node; ready when it returns."""
         # Rules stay while proxies are swapped: pods meet "refused", never the cloud.
         self.stop_proxy(keep_interception=True)
         chosen = provider or self.plan.provider
+        if self.interception_mode == "agent":
+            self._start_agent(chosen)
+        else:
+            self._start_proxies(chosen)
+        self.state.proxy = True
+        self.state.provider = chosen
+        self.state.interception = self.interception_mode
+        self._save()
+
+    def _start_agent(self, provider: str) -> None:
+        found = self.pod_cgroup
+        argv = default_agent_argv(
+            provider,
+            pod_cgroup=found.relative_to(found.parent).as_posix() if found else None,
+            reconcile_period=self.reconcile_period,
+        )
+        record = self._spawn("agent", self.plan.node, [*argv, *self.service_flags], nsenter=True)
+        processes.wait_listening(record, [lab_plan.PROXY_PORT, HEALTH_PORT], timeout=30)
+        self.wait_ready(record)
+
+    def wait_ready(self, record: ProcessRecord, *, timeout: float = 20.0) -> None:
+        """Until the agent's /readyz says proxy and rules are both up (bounded)."""
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{HEALTH_PORT}/readyz"
+        while True:
+            if not processes.is_running(record):
+                raise LabError(f"agent exited before it was ready; see {record.log}")
+            probe = netns.run(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", url],
+                netns=self.plan.node,
+                check=False,
+            )
+            if probe.stdout.strip() == "200":
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"agent not ready after {timeout}s; see {record.log}")
+            time.sleep(0.05)
+
+    def kill_proxy(self) -> None:
+        """SIGKILL the agent (or proxies) and leave every rule: a crash, as the demo shows it."""
+        for record in [p for p in self.state.processes if _is_service(p.name)]:
+            processes.kill(record)
+            self.state.processes.remove(record)
+        self.state.proxy = False
+        self._save()
+
+    def _start_proxies(self, chosen: str) -> None:
         listens = {
             "proxy": f"{lab_plan.NODE_POD_SIDE_V4}:{lab_plan.PROXY_PORT}",
             "proxy6": f"[{lab_plan.NODE_POD_SIDE_V6}]:{lab_plan.PROXY_PORT}",
         }
         started = [
-            self._spawn(name, self.plan.node, self.proxy_argv(chosen, listen))
+            self._spawn(
+                name, self.plan.node, [*self.proxy_argv(chosen, listen), *self.service_flags]
+            )
             for name, listen in listens.items()
         ]
         for record in started:  # both start at once; wait for each afterwards
@@ -120,39 +231,39 @@ class Lab:
             provider=chosen,
             podwarden_argv=podwarden_argv(),
         )
-        self.state.proxy = True
-        self.state.provider = chosen
-        self.state.interception = self.interception_mode
-        self._save()
 
     def stop_proxy(self, *, keep_interception: bool = False) -> None:
-        """Stop the proxy and remove interception (the "without podwarden" state).
+        """Stop the agent/proxy and remove interception (the "without podwarden" state).
 
         `keep_interception=True` leaves the rules in place: the "proxy is down"
         case, where fail-closed rules must refuse pods rather than let them through.
+        The service stops first: a running agent would put removed rules back.
         """
+        for record in [p for p in self.state.processes if _is_service(p.name)]:
+            processes.stop(record)
+            self.state.processes.remove(record)
         if not keep_interception:
             interception.remove(
                 mode=self.interception_mode,
                 node_netns=self.plan.node,
                 podwarden_argv=podwarden_argv(),
             )
-        for record in [p for p in self.state.processes if p.name.startswith("proxy")]:
-            processes.stop(record)
-            self.state.processes.remove(record)
         self.state.proxy = False
         self._save()
 
     def _start(self, name: str, ns: str, argv: list[str], ports: Sequence[int]) -> None:
         processes.wait_listening(self._spawn(name, ns, argv), ports)
 
-    def _spawn(self, name: str, ns: str, argv: list[str]) -> ProcessRecord:
+    def _spawn(
+        self, name: str, ns: str, argv: list[str], *, nsenter: bool = False
+    ) -> ProcessRecord:
         record = processes.start(
             name=name,
             netns_name=ns,
             argv=argv,
             log_dir=self.state_dir / "logs",
-            env={"PYTHONUNBUFFERED": "1"},
+            env={"PYTHONUNBUFFERED": "1", **(self.service_env if _is_service(name) else {})},
+            keep_sysfs=nsenter,
         )
         self.state.processes.append(record)
         self._save()
@@ -166,6 +277,11 @@ class Lab:
         state.save(self.state, state_dir=self.state_dir)
 
 
+def _is_service(name: str) -> bool:
+    """The processes `stop_proxy` stops: the agent or the proxies (not cloud, API server…)."""
+    return name == "agent" or name.startswith("proxy")
+
+
 def up(
     *,
     provider: str = "aws",
@@ -175,7 +291,7 @@ def up(
     state_dir: Path = state.STATE_DIR,
     cloud_argv: Sequence[str] | None = None,
     proxy_argv: ProxyArgv | None = None,
-    interception_mode: str = "lab-dnat",
+    interception_mode: str = interception.DEFAULT_MODE,
 ) -> Lab:
     """Build and start a lab; on any failure tear down what was built and raise LabError."""
     if not netns.available():
@@ -207,6 +323,11 @@ def up(
     )
     try:
         network.build(plan, record=the_lab._record_namespace)
+        if interception_mode == "agent":
+            try:
+                cgroup.create(prefix)
+            except cgroup.CgroupUnavailable:
+                pass  # the agent runs without host-network matching; the demo says so
         the_lab._start(
             "cloud", plan.cloud, list(cloud_argv or default_cloud_argv()), lab_plan.CLOUD_PORTS
         )
@@ -255,6 +376,7 @@ def down(*, state_dir: Path = state.STATE_DIR, prefix: str = lab_plan.DEFAULT_PR
             network.remove_etc(name)
         except Exception as exc:
             failures.append(f"delete netns {name}: {exc}")
+    failures += cgroup.remove(prefix)
     state.forget(state_dir=state_dir)
     return failures
 
@@ -293,7 +415,7 @@ def lab(
     state_dir: Path = state.STATE_DIR,
     cloud_argv: Sequence[str] | None = None,
     proxy_argv: ProxyArgv | None = None,
-    interception_mode: str = "lab-dnat",
+    interception_mode: str = interception.DEFAULT_MODE,
 ) -> Iterator[Lab]:
     """A lab for the duration of a `with` block, torn down whatever happens inside."""
     the_lab = up(

@@ -153,6 +153,7 @@ class _Connection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._ignore_input = False  # after a refusal or a last request: nothing more is read
         self._failed = 0  # a parse failure to answer once the answers owed before it are out
+        self._close_when_done = False
         self._read_paused = False
         self._write_paused = False
         self.last_active = self._loop.time()
@@ -191,7 +192,11 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(400)
+            # llhttp stops after a request asking for an upgrade (already answered as a
+            # plain request): no protocol switch here, so the connection ends after it.
+            self._ignore_input = True
+            self._close_when_done = True
+            self._close_if_done()
         except httptools.HttpParserError:
             if not self._ignore_input:  # bytes after a `Connection: close` request are dropped
                 self._fail(self._refusal)
@@ -252,7 +257,7 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._discard:
+        if self._discard or self._ignore_input:  # nothing after a last request is answered
             return
         request = self._request(body=b"".join(self._body))
         if not request.keep_alive:
@@ -309,6 +314,7 @@ class _Connection(asyncio.Protocol):
             self._run(self._queue.popleft())
         if self._failed and self._task is None and not self._queue:
             self._fail(self._failed)
+        self._close_if_done()
         self._update_reading()
 
     def _write(self, request: Request, answer: Answer) -> None:
@@ -349,6 +355,11 @@ class _Connection(asyncio.Protocol):
             + body
         )
         transport.close()
+
+    def _close_if_done(self) -> None:
+        done = self._task is None and not self._queue
+        if self._close_when_done and done and self._transport is not None:
+            self._transport.close()
 
     def _update_reading(self) -> None:
         transport = self._transport

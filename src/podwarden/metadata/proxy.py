@@ -432,11 +432,23 @@ async def start(
         identity=dict(identity or {}),
     )
     await upstream.open()
+    metrics_runner: web.AppRunner | None = None
+    metrics_port: int | None = None
+    proxy: RunningProxy | None = None
+
+    def ready() -> bool:
+        return proxy is not None and not proxy.draining
+
     server = http1.Server(
         handler,
         limits=http1.Limits(max_body=settings.max_body_bytes, idle_timeout=settings.idle_timeout),
     )
     try:
+        # Metrics first: once the proxy port answers, /readyz answers too.
+        if settings.metrics_host is not None:
+            metrics_runner, metrics_port = await proxy_metrics.serve(
+                metrics, host=settings.metrics_host, port=settings.metrics_port, ready=ready
+            )
         port = await server.start(
             settings.listen_host,
             settings.listen_port,
@@ -445,19 +457,10 @@ async def start(
         )
     except OSError:
         await server.close()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await upstream.close()
         raise
-    metrics_runner: web.AppRunner | None = None
-    metrics_port: int | None = None
-    proxy: RunningProxy | None = None
-
-    def ready() -> bool:
-        return proxy is not None and not proxy.draining
-
-    if settings.metrics_host is not None:
-        metrics_runner, metrics_port = await proxy_metrics.serve(
-            metrics, host=settings.metrics_host, port=settings.metrics_port, ready=ready
-        )
     proxy = RunningProxy(
         settings=settings,
         handler=handler,

@@ -32,7 +32,10 @@ def rules() -> None:
 @click.option("--proxy", help="HOST:PORT the pod traffic is redirected to")
 @click.option("--proxy6", help="[ADDRESS]:PORT for IPv6 pod traffic (else refused)")
 @click.option("--backend", type=_BACKEND)
-@click.option("--pod-cgroup", help="cgroup v2 path of pods, e.g. kubepods.slice")
+@click.option(
+    "--pod-cgroup",
+    help="pods' cgroup below the hierarchy root, e.g. kubepods.slice (v2; net_cls on v1)",
+)
 @click.option("--fail-closed-only", is_flag=True, help="refuse only, redirect nothing (boot)")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
 def apply_command(config_file: Path | None, **flags: object) -> None:

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from podwarden.netfilter.render import Chain, Family, Rule, RuleSet
+from podwarden.netfilter.render import Chain, ClassidMatch, Family, Rule, RuleSet
 from podwarden.netfilter.runner import Runner
 
 Variant = Literal["auto", "nft", "legacy"]
@@ -44,7 +44,9 @@ def rule_lines(chain: str, rule: Rule, family: Family) -> list[str]:
     head = [f"-A {chain_name(chain)}"]
     if rule.iif is not None:
         head.append(f"-i {rule.iif}")
-    if rule.cgroup is not None:
+    if isinstance(rule.cgroup, ClassidMatch):
+        head.append(f"-m cgroup --cgroup {rule.cgroup.classid}")
+    elif rule.cgroup is not None:
         head.append(f"-m cgroup --path /{rule.cgroup.path}")
     tail: list[str] = []
     if rule.proto is not None:

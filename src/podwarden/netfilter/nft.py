@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from podwarden.netfilter.render import Chain, Rule, RuleSet
+from podwarden.netfilter.render import Chain, ClassidMatch, Rule, RuleSet
 from podwarden.netfilter.runner import NetfilterError, Runner
 
 TABLE_FAMILY = "inet"
@@ -44,7 +44,9 @@ def rule_text(rule: Rule) -> str:
     parts: list[str] = []
     if rule.iif is not None:
         parts.append(f'iifname "{rule.iif.replace("+", "*")}"')
-    if rule.cgroup is not None:
+    if isinstance(rule.cgroup, ClassidMatch):
+        parts.append(f"meta cgroup {rule.cgroup.classid}")
+    elif rule.cgroup is not None:
         parts.append(f'socket cgroupv2 level {rule.cgroup.level} "{rule.cgroup.nft_path}"')
     if rule.daddr:
         selector = "ip" if rule.family == 4 else "ip6"

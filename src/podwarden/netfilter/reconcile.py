@@ -2,7 +2,9 @@
 
 `install` is the only way rules go in: apply the whole set atomically, then
 turn route_localnet on (only after its guard is live), then flush conntrack
-so no earlier connection survives. `reconcile_once` compares the live rules with the
+so no earlier connection survives. On cgroup v1 nodes the pod cgroups are
+tagged with their net_cls classid first (hostnet.tag_netcls) and re-tagged on
+every check, each rewrite counted. `reconcile_once` compares the live rules with the
 rendered ones and re-installs on any difference — a flushed table, a deleted
 jump, a stale chain — logging and counting each repair; the agent calls it
 every period (podwarden.agent.run), where a failed check or repair is logged,
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 
 from podwarden import logs
-from podwarden.netfilter import conntrack, localnet
+from podwarden.netfilter import conntrack, hostnet, localnet
 from podwarden.netfilter.backends import Backend
 from podwarden.netfilter.render import RuleSet
 from podwarden.netfilter.runner import Runner
@@ -31,6 +33,11 @@ REPAIRS = Counter(
 CHECK_ERRORS = Counter(
     "podwarden_rules_reconcile_errors_total",
     "Reconcile checks or repairs that failed (retried next period).",
+    ["backend"],
+)
+RETAGS = Counter(
+    "podwarden_netcls_retags_total",
+    "net_cls cgroups below the pod cgroup whose classid the reconcile loop had to rewrite.",
     ["backend"],
 )
 APPLY_SECONDS = Histogram(
@@ -51,6 +58,7 @@ class Installer:
 
     def install(self) -> None:
         started = time.perf_counter()
+        tagged = self.tag_cgroups()  # before the rules: the agent's own cgroup untagged first
         self.backend.apply(self.ruleset)
         if self.ruleset.localnet_guard:
             localnet.set_route_localnet(True, runner=self.runner)
@@ -62,8 +70,14 @@ class Installer:
             backend=self.backend.name,
             chains=len(self.ruleset.chains),
             conntrack_flushed=flushed,
+            netcls_tagged=tagged,
             seconds=round(elapsed, 4),
         )
+
+    def tag_cgroups(self) -> int:
+        """On cgroup v1 nodes, (re)tag the pod cgroups; how many classids were written."""
+        tag = self.ruleset.netcls
+        return 0 if tag is None else hostnet.tag_netcls(tag)
 
     def drift(self) -> str | None:
         """None when the live rules are exactly ours, else a short reason."""
@@ -77,10 +91,14 @@ class Installer:
         return None
 
     def reconcile_once(self) -> bool:
-        """Re-install when drifted; True when a repair was made."""
+        """Re-tag pod cgroups (v1), re-install when drifted; True when a repair was made."""
+        retagged = self.tag_cgroups()
+        if retagged:
+            RETAGS.labels(self.backend.name).inc(retagged)
+            _log.warning("pod cgroups re-tagged", backend=self.backend.name, cgroups=retagged)
         reason = self.drift()
         if reason is None:
-            return False
+            return retagged > 0
         _log.warning("rules drifted, repairing", backend=self.backend.name, reason=reason)
         self.install()
         REPAIRS.labels(self.backend.name).inc()

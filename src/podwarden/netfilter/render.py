@@ -11,7 +11,8 @@ listing back into rules.
 Shape (chain names are backend-neutral; iptables prefixes them PODWARDEN-):
 - nat prerouting: pod interface -> `to_proxy` (DNAT of the provider's
   endpoints to the proxy); absent with `fail_closed_only`.
-- nat output: pod cgroup (host-network pods) -> `to_proxy`.
+- nat output: pod cgroup (host-network pods; a cgroup v2 path, or on v1 nodes
+  a net_cls classid) -> `to_proxy`.
 - filter forward: pod interface -> `refuse_metadata`: DNS passes, every other packet to
   a metadata address is rejected (TCP reset), so anything not redirected
   fails at once and closed.
@@ -77,6 +78,24 @@ class CgroupMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassidMatch:
+    """A cgroup v1 net_cls tag, for nodes without the pod cgroup in a v2 hierarchy.
+
+    The kernel stamps every socket with the net_cls classid of its process's
+    cgroup (and re-stamps open sockets when the classid or the process's cgroup
+    changes); the rules match that number (nft `meta cgroup`, iptables `-m
+    cgroup --cgroup`). The installer writes `classid` into `path` (below the
+    net_cls mount `mount`) and every descendant except the `untagged` subtrees
+    (the agent's own cgroup, the v1 form of `RuleSpec.exempt_cgroups`).
+    """
+
+    classid: int
+    path: str
+    mount: str
+    untagged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSpec:
     """Everything `render` needs; built from flags or YAML by the callers."""
 
@@ -84,7 +103,7 @@ class RuleSpec:
     pod_interfaces: tuple[str, ...]
     proxy4: HostPort | None = None
     proxy6: HostPort | None = None
-    pod_cgroup: CgroupMatch | None = None
+    pod_cgroup: CgroupMatch | ClassidMatch | None = None
     exempt_cgroups: tuple[CgroupMatch, ...] = ()
     fail_closed_only: bool = False
 
@@ -108,6 +127,17 @@ class RuleSpec:
                 f"proxy6: {self.proxy6.host!r} must be a non-loopback IPv6 address "
                 "(the kernel never routes pod traffic to ::1)"
             )
+        if isinstance(self.pod_cgroup, ClassidMatch):
+            if not 0 < self.pod_cgroup.classid <= 0xFFFFFFFF:
+                raise RuleSpecError(
+                    f"netcls_classid: {self.pod_cgroup.classid:#x} is not in 0x1-0xffffffff "
+                    "(0 is every untagged process)"
+                )
+            if self.exempt_cgroups:
+                raise RuleSpecError(
+                    "exempt_cgroups: a net_cls pod cgroup exempts by leaving subtrees "
+                    "untagged (ClassidMatch.untagged), not by cgroup v2 rules"
+                )
         if not self.fail_closed_only and self.proxy4 is None and self.proxy6 is None:
             raise RuleSpecError("proxy: required unless fail_closed_only is set")
 
@@ -126,7 +156,7 @@ class Rule:
     verdict: Verdict
     family: Family | None = None
     iif: str | None = None  # iptables-style pattern (`cali+`)
-    cgroup: CgroupMatch | None = None
+    cgroup: CgroupMatch | ClassidMatch | None = None
     daddr: tuple[str, ...] = ()
     proto: Literal["tcp", "udp"] | None = None
     dport: int | None = None
@@ -152,6 +182,15 @@ class RuleSet:
 
     def chain(self, name: str) -> Chain:
         return next(chain for chain in self.chains if chain.name == name)
+
+    @property
+    def netcls(self) -> ClassidMatch | None:
+        """The net_cls tag the installer must write before these rules can match."""
+        for chain in self.chains:
+            for rule in chain.rules:
+                if isinstance(rule.cgroup, ClassidMatch):
+                    return rule.cgroup
+        return None
 
     def as_data(self) -> dict[str, Any]:
         """A JSON-ready view, used for golden files and `rules show --rendered`."""

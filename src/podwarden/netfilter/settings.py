@@ -32,6 +32,8 @@ class RulesConfig(BaseModel):
     proxy6: str | None = None
     backend: BackendName = "nft"
     pod_cgroup: str | None = None
+    # cgroup v1 nodes only: the net_cls classid the pod cgroups are tagged with.
+    netcls_classid: int = Field(default=hostnet.DEFAULT_CLASSID, ge=1, le=0xFFFFFFFF)
     fail_closed_only: bool = False
     flush_conntrack: bool = True
 
@@ -83,12 +85,13 @@ def rule_spec(settings: RulesConfig, *, exempt_self: bool = False) -> render.Rul
             proxy4 = parsed
     if settings.proxy6 is not None:
         proxy6 = host_port(settings.proxy6, key="proxy6")
-    cgroup = None
+    cgroup: render.CgroupMatch | render.ClassidMatch | None = None
     exempt: tuple[render.CgroupMatch, ...] = ()
     if settings.pod_cgroup:
         try:
-            cgroup = hostnet.resolve(settings.pod_cgroup)
-            exempt = hostnet.exemption_for_self(cgroup) if exempt_self else ()
+            cgroup, exempt = hostnet.pod_match(
+                settings.pod_cgroup, classid=settings.netcls_classid, exempt_self=exempt_self
+            )
         except (hostnet.CgroupError, OSError) as exc:
             raise ConfigError(str(exc)) from None
     try:

@@ -4,7 +4,8 @@ The PSP engine is pure and synchronous; it takes either an `Rbac` or a callback
 `(policy, namespace) -> bool`. With `--cluster-file` the RBAC objects in the file
 answer directly. With `--kubeconfig` the webhook asks the cluster's authorizer
 with SubjectAccessReviews (verb `use`, resource `podsecuritypolicies`, group
-`policy`) for the requesting user and for the pod's service account, before
+`policy`, or `policy.podwarden.io` for a policy in podwarden's CRD form, whose
+RBAC grants name that group) for the requesting user and for the pod's service account, before
 calling the engine; answers are cached briefly because every pod create asks
 the same few questions. A review that cannot be made grants nothing.
 """
@@ -22,6 +23,7 @@ from podwarden.api import admission
 from podwarden.kube import access as kube_access
 from podwarden.kube import client
 from podwarden.podsecurity.psp import engine
+from podwarden.podsecurity.psp.model import PODWARDEN_GROUP
 
 _log = logs.get("webhooks.access")
 SA_PREFIX = "system:serviceaccount:"
@@ -36,6 +38,13 @@ class Requester:
     uid: str = ""
     extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
     service_account: str = "default"
+
+
+def rbac_group(policy: engine.Policy) -> str:
+    """The API group RBAC grants `use` of this policy in: PSP's `policy` (also for the
+    old extensions/v1beta1 form), or podwarden's CRD group for a policy in that form."""
+    group = policy.api_version.partition("/")[0] if "/" in policy.api_version else ""
+    return PODWARDEN_GROUP if group == PODWARDEN_GROUP else "policy"
 
 
 class Authorizer(Protocol):
@@ -69,13 +78,14 @@ class SarAuthorizer:
         self,
         policy: str,
         *,
+        group: str,
         user: str,
         groups: Sequence[str],
         uid: str,
         extra: dict[str, list[str]],
         namespace: str,
     ) -> bool:
-        key = (policy, user, tuple(groups), namespace)
+        key = (group, policy, user, tuple(groups), namespace)
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
@@ -87,7 +97,7 @@ class SarAuthorizer:
             extra=extra,
             namespace=namespace,
             verb="use",
-            group="policy",
+            group=group,
             resource="podsecuritypolicies",
             name=policy,
         )
@@ -111,9 +121,11 @@ class SarAuthorizer:
         extra = {k: list(v) for k, v in who.extra}
         checks = []
         for policy in policies:
+            group = rbac_group(policy)
             checks.append(
                 self._may_use(
                     policy.name,
+                    group=group,
                     user=who.user,
                     groups=who.groups,
                     uid=who.uid,
@@ -124,6 +136,7 @@ class SarAuthorizer:
             checks.append(
                 self._may_use(
                     policy.name,
+                    group=group,
                     user=sa_user,
                     groups=(*sa_groups, "system:authenticated"),
                     uid="",

@@ -22,6 +22,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -29,7 +30,9 @@ from prometheus_client import (
 from podwarden import logs
 from podwarden.api import admission
 from podwarden.kube import store
+from podwarden.podsecurity.psp import engine
 from podwarden.webhooks import access, decide
+from podwarden.webhooks.clusterpolicies import ClusterPolicies
 from podwarden.webhooks.settings import Settings
 
 _log = logs.get("webhooks.app")
@@ -63,6 +66,29 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
             registry=self.registry,
         )
+        self.policies_rejected = Counter(
+            "podwarden_psp_cluster_objects_rejected",
+            "PodSecurityPolicy object versions from the cluster that could not be parsed",
+            ["group"],
+            registry=self.registry,
+        )
+        self.cluster_policies = Gauge(
+            "podwarden_psp_cluster_policies",
+            "PodSecurityPolicies from the cluster in force now",
+            registry=self.registry,
+        )
+        self.policies_skipped = Gauge(
+            "podwarden_psp_cluster_objects_skipped",
+            "PodSecurityPolicy objects in the cluster not in force now (unparsable, duplicate)",
+            registry=self.registry,
+        )
+
+    def policy_rejected(self, source: str) -> None:
+        self.policies_rejected.labels(source).inc()
+
+    def policy_counts(self, *, in_use: int, skipped: int) -> None:
+        self.cluster_policies.set(in_use)
+        self.policies_skipped.set(skipped)
 
 
 class Webhook:
@@ -74,11 +100,28 @@ class Webhook:
         settings: Settings,
         view: store.ClusterView,
         authorizer: access.Authorizer,
+        metrics: Metrics | None = None,
+        cluster_policies: ClusterPolicies | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
         self.authorizer = authorizer
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
+        self.cluster_policies = cluster_policies
+
+    def policies(self) -> tuple[engine.Policy, ...]:
+        """The PodSecurityPolicies in force now: the files' and (when followed) the cluster's."""
+        if self.cluster_policies is None:
+            return self.settings.policies
+        return self.cluster_policies.effective
+
+    def not_ready(self) -> str:
+        """Why the webhook must not take traffic yet ('' when ready)."""
+        if not self.view.synced.is_set():
+            return "cluster view not synced yet"
+        if self.cluster_policies is not None and not self.cluster_policies.synced.is_set():
+            return "cluster PodSecurityPolicies not listed yet"
+        return ""
 
     async def review(self, body: bytes, endpoint: decide.Endpoint) -> dict[str, Any]:
         """The AdmissionReview answer; raises MalformedReview for a body that is not one."""
@@ -93,6 +136,7 @@ class Webhook:
                     settings=self.settings,
                     view=self.view,
                     authorizer=self.authorizer,
+                    policies=self.policies(),
                 ),
                 DECISION_TIMEOUT,
             )
@@ -182,9 +226,9 @@ def _endpoint(name: decide.Endpoint) -> Any:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    view = request.app[WEBHOOK_KEY].view
-    if not view.synced.is_set():
-        return web.Response(status=503, text="cluster view not synced yet\n")
+    reason = request.app[WEBHOOK_KEY].not_ready()
+    if reason:
+        return web.Response(status=503, text=f"{reason}\n")
     return web.Response(text="ok\n")
 
 

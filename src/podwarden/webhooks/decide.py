@@ -12,7 +12,7 @@ only awaited step is asking the authorizer which PSPs the requester may use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -219,6 +219,7 @@ async def _psp(
     authorizer: access.Authorizer,
     ns_name: str,
     endpoint: Endpoint,
+    policies: Sequence[engine.Policy],
 ) -> Answer:
     user = request.user_info
     who = access.Requester(
@@ -228,11 +229,11 @@ async def _psp(
         extra=tuple((k, tuple(v)) for k, v in sorted(user.extra.items())),
         service_account=_service_account(target.pod),
     )
-    rbac = await authorizer.for_request(who, namespace=ns_name, policies=settings.policies)
+    rbac = await authorizer.for_request(who, namespace=ns_name, policies=policies)
     mutate = endpoint == "mutate" and request.operation == "CREATE" and not target.ephemeral
     result = engine.admit(
         target.pod,
-        policies=settings.policies,
+        policies=policies,
         rbac=rbac,
         user=user.username,
         groups=user.groups,
@@ -255,8 +256,12 @@ async def judge(
     settings: Settings,
     view: store.ClusterView,
     authorizer: access.Authorizer,
+    policies: Sequence[engine.Policy] | None = None,
 ) -> Answer:
-    """The answer for one request. Exceptions propagate: the caller fails closed."""
+    """The answer for one request. Exceptions propagate: the caller fails closed.
+
+    `policies`: the PodSecurityPolicies in force (the files' and the cluster's); default
+    the files' alone (`settings.policies`)."""
     target = scope(request)
     if isinstance(target, Answer):
         return target
@@ -271,7 +276,8 @@ async def judge(
         or "default"
     )
     if settings.mode == "psp":
-        return await _psp(request, target, settings, authorizer, ns_name, endpoint)
+        in_force = settings.policies if policies is None else policies
+        return await _psp(request, target, settings, authorizer, ns_name, endpoint, in_force)
     if settings.mode == "tenant":
         return _tenant(request, target, settings, view, ns_name)
     return _pss(request, target, settings, view, ns_name)

@@ -2,7 +2,8 @@
 
 Two sources, one view: `--kubeconfig` (or `--in-cluster`, the pod's service
 account) follows the API server's namespaces with the reflector and asks it
-SubjectAccessReviews for PSP selection; `--cluster-file` reads the
+SubjectAccessReviews for PSP selection (and, in mode psp, follows the cluster's
+PodSecurityPolicy objects: `clusterpolicies`); `--cluster-file` reads the
 namespaces and RBAC objects from a file (tests, clusters without PSP RBAC).
 `Running` is the started server; tests and the benchmark use it in-process.
 """
@@ -17,8 +18,9 @@ from pathlib import Path
 from aiohttp import web
 
 from podwarden import logs
+from podwarden.config import ConfigError
 from podwarden.kube import client, reflector, store
-from podwarden.webhooks import access, app, clusterfile, tls
+from podwarden.webhooks import access, app, clusterfile, clusterpolicies, tls
 from podwarden.webhooks.settings import Settings
 
 _log = logs.get("webhooks.server")
@@ -58,6 +60,7 @@ async def start(
     in_cluster: bool = False,
     poll_interval: float = 1.0,
     sync_timeout: float = 30.0,
+    policy_probe_interval: float = 30.0,
 ) -> Running:
     """Start serving; raises ConfigError for unusable flags or files."""
     if sum((kubeconfig is not None, cluster_file is not None, in_cluster)) != 1:
@@ -67,7 +70,15 @@ async def start(
     tasks: list[asyncio.Task[None]] = []
     api: client.Api | None = None
     authorizer: access.Authorizer
+    metrics = app.Metrics()
+    cluster_policies: clusterpolicies.ClusterPolicies | None = None
     if cluster_file is not None:
+        if settings.mode == "psp" and not settings.policies:
+            raise ConfigError(
+                "psp.policies: mode psp with --cluster-file needs at least one policy file "
+                "(PodSecurityPolicy objects are read from the cluster only with --kubeconfig "
+                "or --in-cluster)"
+            )
         source = clusterfile.ClusterFile(cluster_file)
         await source.load(view)
         authorizer = access.RbacAuthorizer(lambda: source.rbac)
@@ -77,10 +88,26 @@ async def start(
         authorizer = access.SarAuthorizer(api)
         # The webhook reads only namespace labels: no pod watch over the whole cluster.
         tasks.append(reflector.run(view, api=api, node_name=None, namespaces_only=True))
+        if settings.mode == "psp" and settings.cluster_policies:
+            cluster_policies = clusterpolicies.ClusterPolicies(
+                api,
+                file_policies=settings.policies,
+                metrics=metrics,
+                probe_interval=policy_probe_interval,
+            )
+            tasks.append(asyncio.create_task(cluster_policies.run(), name="cluster-policies"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(view.synced.wait(), sync_timeout)
+            if cluster_policies is not None:
+                await asyncio.wait_for(cluster_policies.synced.wait(), sync_timeout)
     tasks.append(asyncio.create_task(context.follow(poll_interval=poll_interval)))
-    webhook = app.Webhook(settings=settings, view=view, authorizer=authorizer)
+    webhook = app.Webhook(
+        settings=settings,
+        view=view,
+        authorizer=authorizer,
+        metrics=metrics,
+        cluster_policies=cluster_policies,
+    )
     runner = web.AppRunner(app.build(webhook), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=context.context, backlog=1024)

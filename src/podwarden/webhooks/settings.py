@@ -14,6 +14,8 @@ pss:                 # defaults for namespaces without labels (PSA's AdmissionCo
   warn: restricted
 psp:
   policies: [policy.yaml]          # PodSecurityPolicy files, relative to the config file
+  clusterPolicies: true            # with --kubeconfig/--in-cluster, also the cluster's own
+                                   # PodSecurityPolicy objects (podwarden's CRD, policy/v1beta1)
 tenant:
   version: latest
   baseRoleArn: arn:aws:iam::123456789012:role/
@@ -54,6 +56,7 @@ class PssDefaults(_Strict):
 
 class PspSection(_Strict):
     policies: list[str] = Field(default_factory=list)
+    cluster_policies: bool = Field(True, alias="clusterPolicies")
 
 
 class TenantSection(_Strict):
@@ -70,7 +73,7 @@ class ExemptionSection(_Strict):
 class WebhookFile(_Strict):
     mode: Mode = "pss"
     pss: PssDefaults = Field(default_factory=lambda: PssDefaults.model_validate({}))
-    psp: PspSection = Field(default_factory=PspSection)
+    psp: PspSection = Field(default_factory=lambda: PspSection.model_validate({}))
     tenant: TenantSection = Field(default_factory=lambda: TenantSection.model_validate({}))
     exemptions: ExemptionSection = Field(default_factory=ExemptionSection)
     workloads: Literal["warn", "refuse"] = "warn"
@@ -83,6 +86,8 @@ class Settings:
     mode: Mode = "pss"
     defaults: namespace.NamespacePolicy = namespace.DEFAULT_POLICY
     policies: tuple[engine.Policy, ...] = ()
+    cluster_policies: bool = True
+    """Read PodSecurityPolicy objects from the API server too (mode psp, with a cluster)."""
     tenant_version: str = "latest"
     base_role_arn: str | None = None
     exemptions: namespace.Exemptions = field(default_factory=namespace.Exemptions)
@@ -130,13 +135,17 @@ def from_data(data: Any, *, source: str, base: Path) -> Settings:
     )
     _level(source, "tenant.version", "restricted", parsed.tenant.version)
     policies = _read_policies(source, base, parsed.psp.policies)
-    if parsed.mode == "psp" and not policies:
-        raise config.ConfigError(f"{source}: psp.policies: mode psp needs at least one policy file")
+    if parsed.mode == "psp" and not policies and not parsed.psp.cluster_policies:
+        raise config.ConfigError(
+            f"{source}: psp.policies: mode psp needs at least one policy file "
+            "(or psp.clusterPolicies: true, with --kubeconfig or --in-cluster)"
+        )
     ex = parsed.exemptions
     return Settings(
         mode=parsed.mode,
         defaults=defaults,
         policies=policies,
+        cluster_policies=parsed.psp.cluster_policies,
         tenant_version=parsed.tenant.version,
         base_role_arn=parsed.tenant.base_role_arn,
         exemptions=namespace.Exemptions.of(

@@ -173,7 +173,8 @@ StartStack = Callable[..., Awaitable[Stack]]
 
 @pytest.fixture
 async def stack() -> AsyncIterator[StartStack]:
-    """start(provider, settings overrides..., view=None, upstream=None, sink=None) -> Stack."""
+    """start(provider, settings overrides..., view=None, upstream=None, sink=None,
+    aws_fetch=None, verify_lookup=None) -> Stack."""
     started: list[Stack] = []
     runners: list[Any] = []
 
@@ -185,6 +186,7 @@ async def stack() -> AsyncIterator[StartStack]:
         sink: Any = None,
         clock: Callable[[], float] | None = None,
         aws_fetch: Any = None,
+        verify_lookup: Any = None,
         **overrides: Any,
     ) -> Stack:
         if upstream is None:
@@ -196,6 +198,8 @@ async def stack() -> AsyncIterator[StartStack]:
         extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
         if aws_fetch is not None:
             extra["aws_fetch"] = aws_fetch
+        if verify_lookup is not None:
+            extra["verify_lookup"] = verify_lookup
         identity = await service.start(
             settings, view=view, upstream_url=upstream, sink=sink, **extra
         )

@@ -31,9 +31,11 @@ async def test_workers_share_the_port_and_stop_with_the_proxy(emulator, start_pr
     await asyncio.sleep(1.5)  # the child imports and binds
     statuses = []
     for _ in range(40):  # fresh connections, spread by the kernel over both listeners
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url(running.port, ID), headers=FLAVOR) as resp:
-                statuses.append(resp.status)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url(running.port, ID), headers=FLAVOR) as resp,
+        ):
+            statuses.append(resp.status)
     assert statuses == [200] * 40
     assert alive(child)
     await running.stop(drain_timeout=2)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from podwarden.lab import cgroup, network, processes, state, topology
 from podwarden.lab import netns as lab_netns
-from podwarden.lab import network, processes, state, topology
 
 ECHO_CLOUD = Path(__file__).with_name("echo_cloud.py")
 
@@ -46,6 +46,7 @@ def assert_clean(where: Where, records: list[state.ProcessRecord] = ()) -> None:
     if etc.exists():
         assert [p.name for p in etc.iterdir() if p.name.startswith(where.prefix)] == []
     assert not state.state_path(where.state_dir).exists()
+    assert cgroup.directory(where.prefix) is None  # the lab's pod cgroup is gone too
     assert [r.name for r in records if processes.is_running(r)] == []
 
 

@@ -30,6 +30,11 @@ def test_demo_runs_green_within_two_minutes_and_cleans_up(where):
         "AWS node role keys",
         "Azure managed identity token",
         "podwarden probe (aws proxy)",
+        "agent killed: pod reads node keys",
+        "agent restarted: pod reads region",
+        "host-network pod reads node keys",
+        "node process (kubelet) reads node keys",
+        "rules flushed by hand",
     ):
         assert line in got.stdout
     assert "This metadata endpoint is concealed." in got.stdout

@@ -64,6 +64,7 @@ def test_the_dnat_sends_pod_metadata_traffic_to_the_proxy_and_closes_side_doors(
         state_dir=where.state_dir,
         cloud_argv=echo_cloud_argv(),
         proxy_argv=echo_proxy_argv,
+        interception_mode="lab-dnat",  # the echo stand-in proxy shows the plain DNAT's paths
     ) as the_lab:
         got = curl(the_lab, "pod-a", "http://169.254.169.254/latest/meta-data/")
         assert got.stdout == "echo-cloud 10.77.0.1 8775 /latest/meta-data/ from 10.77.1.2\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.netfilter import lab as lab_module
+from podwarden.testing import netlab as lab_module
 
 BACKENDS = ["nft", "iptables-nft", "iptables-legacy"]
 # iptables-nft and iptables-legacy share every line of our code but the binaries;

@@ -14,7 +14,7 @@ import pytest
 
 from podwarden.netfilter import backends, endpoints, reconcile, render
 from podwarden.netfilter.settings import RulesConfig, rule_spec
-from tests.system.netfilter.lab import NODE_POD_V4, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import NODE_POD_V4, PODWARDEN, Lab, stop
 
 PROXY_PORT = 18184
 HEALTH = "127.0.0.1:18185"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from podwarden.netfilter import endpoints
-from tests.system.netfilter import cgroups
-from tests.system.netfilter.lab import NODE_POD_V4, PODWARDEN, Lab, stop
+from podwarden.testing import cgroups
+from podwarden.testing.netlab import NODE_POD_V4, PODWARDEN, Lab, stop
 
 PROXY_PORT = 18182
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

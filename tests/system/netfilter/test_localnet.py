@@ -6,8 +6,8 @@ import pytest
 
 from podwarden.lab import netns
 from podwarden.netfilter import backends, endpoints, reconcile, render
+from podwarden.testing.netlab import NODE_POD_V4, Lab
 from tests.system.netfilter.conftest import NFT_AND_LEGACY
-from tests.system.netfilter.lab import NODE_POD_V4, Lab
 
 PROXY_PORT = 18183
 NODE_ONLY_PORT = 19999  # a node service bound to loopback that pods must never reach

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from podwarden.netfilter import endpoints
+from podwarden.testing.netlab import NODE_POD_V4, NODE_POD_V6, Lab, stop
 from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
-from tests.system.netfilter.lab import NODE_POD_V4, NODE_POD_V6, Lab, stop
 
 PROXY_PORT = 18181
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

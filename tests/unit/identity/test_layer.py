@@ -122,9 +122,7 @@ async def test_identity_rules_come_before_the_presets_refusal():
 
 
 async def test_credentials_answer_is_imds_shaped_and_cached():
-    identity, fw, _, _, sts = await aws_layer(
-        PERMIT, pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE})
-    )
+    identity, fw, _, _, sts = await aws_layer(PERMIT, pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE}))
     assert identity.cache is not None
     await identity.cache.idle()  # prefetched when the layer started
     answer = await serve(identity, fw, "/latest/meta-data/iam/security-credentials/reader")
@@ -237,6 +235,8 @@ def test_identity_is_off_without_a_cluster_source():
         ({"kubeconfig": Path("k"), "cluster_file": Path("f"), "node": "n"}, "give only one"),
         ({"cluster_file": Path("f"), "session_duration": "10m"}, "session-duration: 600s"),
         ({"cluster_file": Path("f"), "address_wait": "soon"}, "--address-wait: 'soon'"),
+        ({"cluster_file": Path("f"), "verify_interval": "often"}, "--verify-interval: 'often'"),
+        ({"cluster_file": Path("f"), "verify_interval": "1m"}, "verify-interval: 60s is outside"),
         (
             {"cluster_file": Path("f"), "container_credentials_secret_file": Path("/nonexistent")},
             "--container-credentials-secret-file:",
@@ -259,6 +259,7 @@ def test_flags_become_settings(tmp_path):
             "session_tags": True,
             "container_credentials_secret_file": secret,
             "address_wait": "500ms",
+            "verify_interval": "100ms",
         },
     )
     assert plan is not None
@@ -266,3 +267,4 @@ def test_flags_become_settings(tmp_path):
     assert plan.settings.container_token_secret == b"0123456789abcdef0123"
     assert plan.settings.session_tags is True
     assert plan.settings.address_wait == 0.5
+    assert plan.settings.verify_interval == 0.1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from podwarden.netfilter import iptables, nft, render
-from podwarden.netfilter.render import CgroupMatch, HostPort, RuleSpec
+from podwarden.netfilter.render import CgroupMatch, ClassidMatch, HostPort, RuleSpec
 
 GOLDEN = Path(__file__).parent / "golden"
 KUBEPODS = CgroupMatch(path="kubepods.slice", level=1, nft_path="kubepods.slice")
@@ -21,6 +21,13 @@ AGENT = CgroupMatch(
     path="kubepods.slice/kubepods-burstable.slice/agent",
     level=3,
     nft_path="kubepods.slice/kubepods-burstable.slice/agent",
+)
+# cgroup v1 node: pods tagged with a net_cls classid, the agent's own cgroup left untagged
+KUBEPODS_V1 = ClassidMatch(
+    classid=0x00504457,
+    path="kubepods",
+    mount="/sys/fs/cgroup/net_cls,net_prio",
+    untagged=("kubepods/burstable/podagent/agent",),
 )
 
 CASES = {
@@ -42,6 +49,15 @@ CASES = {
     ),
     "alibaba": RuleSpec(
         provider="alibaba", pod_interfaces=("cni0",), proxy4=HostPort("10.0.0.1", 8181)
+    ),
+    "aws-netcls-hostnet": RuleSpec(
+        provider="aws",
+        pod_interfaces=("eni+",),
+        proxy4=HostPort("10.0.0.1", 8181),
+        pod_cgroup=KUBEPODS_V1,
+    ),
+    "fail-closed-only-netcls": RuleSpec(
+        provider="aws", pod_interfaces=("eni+",), pod_cgroup=KUBEPODS_V1, fail_closed_only=True
     ),
     "fail-closed-only": RuleSpec(
         provider="aws", pod_interfaces=("cali+",), pod_cgroup=KUBEPODS, fail_closed_only=True

@@ -54,7 +54,10 @@ def test_every_section() -> None:
             {"exemptions": {"users": []}},
             "cfg.yaml: exemptions.users: Extra inputs are not permitted",
         ),
-        ({"mode": "psp"}, "cfg.yaml: psp.policies: mode psp needs at least one policy file"),
+        (
+            {"mode": "psp", "psp": {"clusterPolicies": False}},
+            "cfg.yaml: psp.policies: mode psp needs at least one policy file",
+        ),
         ({"psp": {"policies": ["missing.yaml"]}}, "cfg.yaml: psp.policies[0]: "),
         ({"tenant": {"version": "vX"}}, "cfg.yaml: tenant.version: "),
     ],

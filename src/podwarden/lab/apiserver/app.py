@@ -18,6 +18,7 @@ from aiohttp import web
 from podwarden import logs
 from podwarden.kube import selectors
 from podwarden.lab.apiserver import access, discovery, errors, openapi, patch, routes, tables
+from podwarden.lab.apiserver.resources import ResourceType
 from podwarden.lab.apiserver.storage import Filter, Storage
 
 _log = logs.get("lab.apiserver")
@@ -93,7 +94,7 @@ def _selection(request: web.Request, target: routes.Target) -> Filter:
 
 def _as_table(
     request: web.Request,
-    kind: str,
+    rtype: ResourceType,
     objects: list[dict[str, Any]],
     version: int,
     *,
@@ -103,8 +104,9 @@ def _as_table(
     if table_version is None:
         return None
     return tables.table(
-        kind,
+        rtype.kind,
         objects,
+        printer=rtype.printer_columns,
         version=table_version,
         resource_version=str(version),
         include=request.query.get("includeObject", "Metadata"),
@@ -122,7 +124,7 @@ def _list(request: web.Request, storage: Storage, target: routes.Target) -> web.
         page = page[:limit]
         metadata["continue"] = str(start + limit)
         metadata["remainingItemCount"] = len(items) - start - limit
-    table = _as_table(request, target.rtype.kind, page, version)
+    table = _as_table(request, target.rtype, page, version)
     if table is not None:
         table["metadata"].update({k: v for k, v in metadata.items() if k != "resourceVersion"})
         return _json(table)
@@ -175,6 +177,7 @@ async def _watch(
             obj = tables.table(
                 target.rtype.kind,
                 [obj],
+                printer=target.rtype.printer_columns,
                 version=table_version,
                 resource_version=obj["metadata"]["resourceVersion"],
                 include=request.query.get("includeObject", "Metadata"),
@@ -223,7 +226,7 @@ async def _watch(
 
 async def resource(request: web.Request) -> web.StreamResponse:
     storage = request.app[STORAGE_KEY]
-    target = routes.parse(request.path)
+    target = routes.parse(request.path, registry=storage.registry)
     rtype, ns, name, sub = target.rtype, target.namespace, target.name, target.subresource
     method = request.method
     if name is None:
@@ -250,7 +253,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
         raise errors.method_not_allowed(method)
     if method == "GET":
         obj = storage.get(rtype, ns, name)
-        table = _as_table(request, rtype.kind, [obj], storage.version)
+        table = _as_table(request, rtype, [obj], storage.version)
         return _json(table if table is not None else obj)
     if method == "PUT":
         body = await _body(request)
@@ -290,35 +293,40 @@ async def core_v1(_request: web.Request) -> web.Response:
     return _json(discovery.resource_list("", "v1"))
 
 
-async def apis(_request: web.Request) -> web.Response:
-    return _json(discovery.group_list())
+async def apis(request: web.Request) -> web.Response:
+    return _json(discovery.group_list(registry=request.app[STORAGE_KEY].registry))
 
 
 async def api_group(request: web.Request) -> web.Response:
-    found = discovery.group(request.match_info["group"])
+    found = discovery.group(request.match_info["group"], registry=request.app[STORAGE_KEY].registry)
     if found is None:
         raise errors.path_not_found()
     return _json(found)
 
 
 async def api_group_version(request: web.Request) -> web.Response:
-    found = discovery.resource_list(request.match_info["group"], request.match_info["version"])
+    found = discovery.resource_list(
+        request.match_info["group"],
+        request.match_info["version"],
+        registry=request.app[STORAGE_KEY].registry,
+    )
     if found is None:
         raise errors.path_not_found()
     return _json(found)
 
 
-async def openapi_index(_request: web.Request) -> web.Response:
-    return _json(openapi.index())
+async def openapi_index(request: web.Request) -> web.Response:
+    return _json(openapi.index(registry=request.app[STORAGE_KEY].registry))
 
 
 async def openapi_document(request: web.Request) -> web.Response:
     parts = [part for part in request.match_info["tail"].split("/") if part]
+    registry = request.app[STORAGE_KEY].registry
     found = None
     if parts == ["api", "v1"]:
-        found = openapi.group_version_document("", "v1")
+        found = openapi.group_version_document("", "v1", registry=registry)
     elif len(parts) == 3 and parts[0] == "apis":
-        found = openapi.group_version_document(parts[1], parts[2])
+        found = openapi.group_version_document(parts[1], parts[2], registry=registry)
     if found is None:
         raise errors.path_not_found()
     return _json(found)

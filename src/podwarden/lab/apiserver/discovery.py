@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podwarden.lab.apiserver.resources import REGISTRY
+from podwarden.lab.apiserver.resources import REGISTRY, Registry
 
 LAB_VERSION = {
     "major": "1",
@@ -34,8 +34,10 @@ def core_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
-    types = REGISTRY.in_group_version(group, version)
+def resource_list(
+    group: str, version: str, *, registry: Registry = REGISTRY
+) -> dict[str, Any] | None:
+    types = registry.in_group_version(group, version)
     if not types:
         return None
     return {
@@ -51,16 +53,16 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
     return {"name": name, "versions": listed, "preferredVersion": listed[0]}
 
 
-def group_list() -> dict[str, Any]:
+def group_list(*, registry: Registry = REGISTRY) -> dict[str, Any]:
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_group(name, versions) for name, versions in REGISTRY.groups().items()],
+        "groups": [_group(name, versions) for name, versions in registry.groups().items()],
     }
 
 
-def group(name: str) -> dict[str, Any] | None:
-    versions = REGISTRY.groups().get(name)
+def group(name: str, *, registry: Registry = REGISTRY) -> dict[str, Any] | None:
+    versions = registry.groups().get(name)
     if versions is None:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}

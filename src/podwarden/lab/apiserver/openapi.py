@@ -17,7 +17,7 @@ import hashlib
 import json
 from typing import Any
 
-from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
+from podwarden.lab.apiserver.resources import REGISTRY, Registry, ResourceType
 
 _PARAMETERS = [
     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
@@ -36,8 +36,10 @@ def _item_path(rtype: ResourceType) -> str:
     return f"{base}/{rtype.plural}/{{name}}"
 
 
-def group_version_document(group: str, version: str) -> dict[str, Any] | None:
-    types = REGISTRY.in_group_version(group, version)
+def group_version_document(
+    group: str, version: str, *, registry: Registry = REGISTRY
+) -> dict[str, Any] | None:
+    types = registry.in_group_version(group, version)
     if not types:
         return None
     paths = {}
@@ -64,12 +66,12 @@ def _hash(document: dict[str, Any]) -> str:
     return hashlib.sha512(json.dumps(document, sort_keys=True).encode()).hexdigest()[:128].upper()
 
 
-def index() -> dict[str, Any]:
+def index(*, registry: Registry = REGISTRY) -> dict[str, Any]:
     """The /openapi/v3 discovery: one serverRelativeURL (with content hash) per group/version."""
-    pairs = sorted({(t.group, t.version) for t in REGISTRY.types})
+    pairs = sorted({(t.group, t.version) for t in registry.types})
     paths = {}
     for group, version in pairs:
-        document = group_version_document(group, version)
+        document = group_version_document(group, version, registry=registry)
         assert document is not None
         prefix = _prefix(group, version)
         paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={_hash(document)}"}

@@ -42,6 +42,9 @@ class ResourceType:
     extra_fields: frozenset[str] = frozenset()
     subresources: tuple[str, ...] = ()
     has_spec_generation: bool = True
+    singular_name: str = ""  # a CRD's spec.names.singular; built-ins use kind.lower()
+    printer_columns: tuple[tuple[str, str, str, int], ...] = ()
+    """A CRD's additionalPrinterColumns as (name, type, jsonPath, priority)."""
 
     @property
     def api_version(self) -> str:
@@ -49,7 +52,7 @@ class ResourceType:
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return self.singular_name or self.kind.lower()
 
     @property
     def fields(self) -> frozenset[str]:
@@ -184,12 +187,22 @@ RBAC = [
         ("clusterrolebindings", "ClusterRoleBinding", False),
     )
 ]
-ALL: tuple[ResourceType, ...] = (*CORE, *RBAC)
+CRDS = ResourceType(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "CustomResourceDefinition",
+    False,
+    ("crd", "crds"),
+    ("api-extensions",),
+    subresources=("status",),
+)
+ALL: tuple[ResourceType, ...] = (*CORE, *RBAC, CRDS)
 
 
 @dataclass
 class Registry:
-    """Lookup by (group, version, plural) and by (apiVersion, kind)."""
+    """Lookup by (group, version, plural) and by (apiVersion, kind); CRDs add and remove."""
 
     types: tuple[ResourceType, ...] = ALL
     _by_path: dict[tuple[str, str, str], ResourceType] = field(default_factory=dict)
@@ -199,6 +212,22 @@ class Registry:
         for rtype in self.types:
             self._by_path[(rtype.group, rtype.version, rtype.plural)] = rtype
             self._by_kind[(rtype.api_version, rtype.kind)] = rtype
+
+    def add(self, rtype: ResourceType) -> None:
+        """Serve `rtype` (a CRD's version becoming established); replaces an older entry."""
+        self.remove(rtype.group, rtype.version, rtype.plural)
+        self.types = (*self.types, rtype)
+        self._by_path[(rtype.group, rtype.version, rtype.plural)] = rtype
+        self._by_kind[(rtype.api_version, rtype.kind)] = rtype
+
+    def remove(self, group: str, version: str, plural: str) -> None:
+        """Stop serving group/version/plural (a CRD deleted or a version no longer served)."""
+        old = self._by_path.pop((group, version, plural), None)
+        if old is None:
+            return
+        self.types = tuple(t for t in self.types if t is not old)
+        if self._by_kind.get((old.api_version, old.kind)) is old:
+            del self._by_kind[(old.api_version, old.kind)]
 
     def by_path(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
@@ -219,3 +248,4 @@ class Registry:
 
 
 REGISTRY = Registry()
+"""The built-in types. Each `Storage` has its own `Registry` (built-ins plus its CRDs)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from podwarden.lab.apiserver import errors
-from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
+from podwarden.lab.apiserver.resources import REGISTRY, Registry, ResourceType
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,8 @@ class Target:
     subresource: str
 
 
-def parse(path: str) -> Target:
-    """Raise 404 (the server's wording) for anything that is not a known resource path."""
+def parse(path: str, *, registry: Registry = REGISTRY) -> Target:
+    """Raise 404 (the server's wording) for anything that is not a resource `registry` serves."""
     parts = [part for part in path.split("/") if part]
     if parts[:2] == ["api", "v1"]:
         group, version, rest = "", "v1", parts[2:]
@@ -36,12 +36,12 @@ def parse(path: str) -> Target:
     if (
         len(rest) >= 3
         and rest[0] == "namespaces"
-        and REGISTRY.by_path(group, version, rest[2]) is not None
+        and registry.by_path(group, version, rest[2]) is not None
     ):
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
         raise errors.path_not_found()
-    rtype = REGISTRY.by_path(group, version, rest[0])
+    rtype = registry.by_path(group, version, rest[0])
     if rtype is None:
         raise errors.path_not_found()
     if namespace is not None and not rtype.namespaced:

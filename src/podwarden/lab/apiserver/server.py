@@ -23,7 +23,7 @@ from aiohttp import web
 
 from podwarden import logs
 from podwarden.config import ConfigError, read_yaml
-from podwarden.lab.apiserver import app, errors
+from podwarden.lab.apiserver import app, crds, errors
 from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
 from podwarden.lab.apiserver.storage import Storage
 from podwarden.testing.net import free_port
@@ -67,14 +67,17 @@ def load_state(storage: Storage, path: Path) -> None:
         storage.restore(data)
         return
     objects = _seed_objects(data, path)
-    objects.sort(key=lambda obj: obj.get("kind") != "Namespace")
+    order = {"Namespace": 0, crds.KIND: 1}  # CRDs before the custom objects they serve
+    objects.sort(key=lambda obj: order.get(str(obj.get("kind")), 2))
     for index, obj in enumerate(objects):
-        rtype = REGISTRY.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+        rtype = storage.registry.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
         where = f"{path}: object {index + 1}"
         if rtype is None:
             raise ConfigError(
                 f"{where}: apiVersion/kind {obj.get('apiVersion')}/{obj.get('kind')} is not "
-                "served (accepted: " + ", ".join(sorted({t.kind for t in REGISTRY.types})) + ")"
+                "served (accepted: "
+                + ", ".join(sorted({t.kind for t in storage.registry.types}))
+                + ")"
             )
         namespace = (obj.get("metadata") or {}).get("namespace") or "default"
         try:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from podwarden.kube import selectors
-from podwarden.lab.apiserver import defaults, errors
-from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
+from podwarden.lab.apiserver import crds, defaults, errors
+from podwarden.lab.apiserver.resources import REGISTRY, Registry, ResourceType
 
 Key = tuple[str, str, str]  # (group/plural, namespace, name)
 CloneT = TypeVar("CloneT")
@@ -51,7 +51,8 @@ class Filter:
     fields: selectors.FieldSelector = field(default_factory=selectors.FieldSelector)
 
     def matches(self, rtype: ResourceType, obj: dict[str, Any] | None) -> bool:
-        if obj is None or rtype is not self.rtype:
+        # by group/plural, not identity: a CRD update re-creates its types mid-watch
+        if obj is None or (rtype.group, rtype.plural) != (self.rtype.group, self.rtype.plural):
             return False
         metadata = obj.get("metadata") or {}
         if self.namespace is not None and metadata.get("namespace") != self.namespace:
@@ -101,6 +102,7 @@ class Storage:
         self.on_change: Callable[[], None] = lambda: None
         self.watch_delay = 0.0  # seconds each watch event is held back (late-event tests)
         self.pod_termination = 0.0  # >0: pods terminate gracefully, for at most this long
+        self.registry = Registry()  # the built-in types plus this server's established CRDs
 
     # ---- reads -------------------------------------------------------------------
 
@@ -201,6 +203,9 @@ class Storage:
         defaults.stamp_new(rtype, obj, namespace=namespace if rtype.namespaced else None)
         defaults.normalise(rtype, obj)
         defaults.validate(rtype, obj)
+        if crds.is_crd(rtype):
+            crds.validate(obj)
+            crds.establish(obj, now=defaults.now())
         name = str(obj["metadata"]["name"])
         key = _key(rtype, namespace if rtype.namespaced else None, name)
         if key in self._objects:
@@ -210,6 +215,8 @@ class Storage:
         self._next_version(obj)
         self._objects[key] = obj
         self._record("ADDED", rtype, obj, None)
+        if crds.is_crd(rtype):
+            self._serve_crd(obj, None)
         if rtype.kind == "Namespace":
             self._create_default_account(name)
         return clone(obj)
@@ -249,12 +256,17 @@ class Storage:
         new = self._merge_update(rtype, old, new, subresource=subresource)
         defaults.normalise(rtype, new)
         defaults.validate(rtype, new)
+        if crds.is_crd(rtype):
+            crds.validate(new, old=old)
+            crds.establish(new, now=defaults.now())
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old or dry_run:
             return new  # a no-op write takes no version and sends no event
         self._next_version(new)
         self._objects[key] = new
         self._record("MODIFIED", rtype, new, old)
+        if crds.is_crd(rtype):
+            self._serve_crd(new, old)
         return clone(new)
 
     def _merge_update(
@@ -322,14 +334,36 @@ class Storage:
         if rtype.kind == "Namespace":
             for other in [k for k in self._objects if k[1] == name and k[0] != key[0]]:
                 child = self._objects[other]
-                child_type = REGISTRY.by_kind(child["apiVersion"], child["kind"])
+                child_type = self.registry.by_kind(child["apiVersion"], child["kind"])
                 if child_type is not None and child_type.namespaced:
                     self.delete(child_type, name, other[2], grace_period=0)
+        if crds.is_crd(rtype):
+            self._drop_crd(old)
         del self._objects[key]
         gone = clone(old)
         self._next_version(gone)
         self._record("DELETED", rtype, gone, old)
         return clone(gone)
+
+    def _serve_crd(self, crd: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Route (and list in discovery) the CRD's served versions; drop unserved ones."""
+        served = crds.resource_types(crd)
+        for stale in crds.resource_types(old) if old is not None else []:
+            if all(stale.version != t.version for t in served):
+                self.registry.remove(stale.group, stale.version, stale.plural)
+        for rtype in served:
+            self.registry.add(rtype)
+
+    def _drop_crd(self, crd: dict[str, Any]) -> None:
+        """Delete every object of the CRD (DELETED events), then stop serving it."""
+        types = crds.resource_types(crd)
+        if not types:
+            return
+        collection = f"{types[0].group}/{types[0].plural}"
+        for _plural, namespace, name in [k for k in self._objects if k[0] == collection]:
+            self.delete(types[0], namespace or None, name, grace_period=0)
+        for rtype in types:
+            self.registry.remove(rtype.group, rtype.version, rtype.plural)
 
     def _termination_delay(
         self, rtype: ResourceType, obj: dict[str, Any], grace_period: int | None
@@ -380,8 +414,11 @@ class Storage:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Load a snapshot (objects kept as they were; history starts empty)."""
-        for obj in state.get("objects") or []:
-            rtype = REGISTRY.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+        objects = sorted(state.get("objects") or [], key=lambda o: o.get("kind") != crds.KIND)
+        for obj in objects:
+            if obj.get("kind") == crds.KIND:
+                self._serve_crd(obj, None)
+            rtype = self.registry.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
             if rtype is None:
                 continue
             metadata = obj.get("metadata") or {}

@@ -8,6 +8,7 @@ carry PartialObjectMetadata so `-A`, `--show-labels` and `-L` work.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -141,6 +142,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("Secrets", "integer", 0, lambda o: len(o.get("secrets") or [])),
         _AGE,
     ],
+    "CustomResourceDefinition": [
+        _NAME,
+        ("Created At", "date", 0, lambda o: _meta(o).get("creationTimestamp", "")),
+    ],
     "Event": [
         (
             "Last Seen",
@@ -189,6 +194,42 @@ def _row_object(obj: dict[str, Any], include: str, version: str) -> dict[str, An
     }
 
 
+def _json_path(obj: Any, path: str) -> Any:
+    """A simple `.a.b.c` jsonPath (what additionalPrinterColumns use) or None."""
+    for part in path.strip().lstrip(".").split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _printer_cell(path: str, kind: str) -> Callable[[dict[str, Any]], Any]:
+    """A CRD column's cell as the CRD printer renders it: lists and maps as JSON, dates as
+    ages, missing values as None (kubectl shows <none>)."""
+
+    def cell(obj: dict[str, Any]) -> Any:
+        value = _json_path(obj, path)
+        if value is None:
+            return None
+        if kind == "date":
+            return human_age(str(value))
+        if isinstance(value, list | dict):
+            return json.dumps(value, separators=(",", ":"))
+        return value
+
+    return cell
+
+
+def printer_columns(printer: tuple[tuple[str, str, str, int], ...]) -> list[Column]:
+    """Columns for a CRD version: Name, then its additionalPrinterColumns (Age if none)."""
+    if not printer:
+        return [_NAME, _AGE]
+    return [_NAME] + [
+        (name, "string" if kind == "date" else kind, priority, _printer_cell(path, kind))
+        for name, kind, path, priority in printer
+    ]
+
+
 def table(
     kind: str,
     objects: list[dict[str, Any]],
@@ -197,9 +238,11 @@ def table(
     resource_version: str,
     include: str = "Metadata",
     headers: bool = True,
+    printer: tuple[tuple[str, str, str, int], ...] = (),
 ) -> dict[str, Any]:
-    """A Table of `objects`; `include` is the includeObject policy (None/Metadata/Object)."""
-    columns = COLUMNS.get(kind, [_NAME, _AGE])
+    """A Table of `objects`; `include` is the includeObject policy (None/Metadata/Object);
+    `printer`: a CRD's additionalPrinterColumns (name, type, jsonPath, priority)."""
+    columns = printer_columns(printer) if printer else COLUMNS.get(kind, [_NAME, _AGE])
     rows = []
     for obj in objects:
         row: dict[str, Any] = {"cells": [cell(obj) for _n, _t, _p, cell in columns]}

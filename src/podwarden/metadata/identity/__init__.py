@@ -8,6 +8,7 @@ Parts, one concept each (use module-qualified calls):
 - `aws` / `gcp` — the credential sources (STS AssumeRole; IAM Credentials impersonation);
 - `answers` — the exact bodies each metadata protocol expects;
 - `resolver` — client address → pod → assignment (bounded wait, ambiguity → nothing);
+- `verify` — with an API, a consistent read confirms the pod before credentials go out;
 - `events` — a Kubernetes Event on the pod when it is refused;
 - `handlers` — the proxy's ANSWER handlers and the rules that route to them;
 - `service` — assembles the above for `podwarden proxy`.

@@ -9,6 +9,7 @@ errors are ConfigErrors naming the flag.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,13 @@ _OPTIONS: list[Callable[[F], F]] = [
         help="How long a request from an unknown address waits for the view.",
     ),
     click.option(
+        "--verify-interval",
+        default="250ms",
+        show_default=True,
+        help="With an API: least time between consistent reads of one address "
+        "(each credential answer is confirmed by a read that began after the request).",
+    ),
+    click.option(
         "--prefetch/--no-prefetch",
         default=True,
         show_default=True,
@@ -163,6 +171,9 @@ def parse(provider: ProviderName, flags: dict[str, Any]) -> Plan | None:
             str(flags.get("address_wait") or "2s"), option="--address-wait"
         ),
         prefetch=bool(flags.get("prefetch", True)),
+        verify_interval=parse_duration(
+            str(flags.get("verify_interval") or "250ms"), option="--verify-interval"
+        ),
         gcp_iam_endpoint=str(flags.get("gcp_iam_endpoint") or ""),
         container_token_secret=secret,
     )
@@ -194,7 +205,7 @@ class Running:
 
 async def start(plan: Plan, *, upstream_url: str, sync_timeout: float = 10.0) -> Running:
     """Start the view's source, wait (bounded) for the first list, start identity."""
-    from podwarden.kube import client, filesource, reflector, store
+    from podwarden.kube import client, filesource, lookup, reflector, store
     from podwarden.metadata.identity import service
     from podwarden.metadata.identity.events import LightkubeSink
 
@@ -222,6 +233,15 @@ async def start(plan: Plan, *, upstream_url: str, sync_timeout: float = 10.0) ->
     if synced not in done:
         synced.cancel()
         log.warning("cluster view not synced yet; unknown pods get no identity until it is")
-    identity = await service.start(plan.settings, view=view, upstream_url=upstream_url, sink=sink)
+    verify_lookup = None
+    if api is not None:  # consistent reads confirm the view before credentials go out
+        verify_lookup = functools.partial(lookup.pods_with_ip, api, node=plan.node or "")
+    identity = await service.start(
+        plan.settings,
+        view=view,
+        upstream_url=upstream_url,
+        sink=sink,
+        verify_lookup=verify_lookup,
+    )
     log.info("pod identity on", provider=plan.settings.provider.value, pods=len(view.pods()))
     return Running(identity, source, api)

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from hashlib import sha256
 
+from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import answers
 from podwarden.metadata.identity.assign import AwsRole, AzureClient, GcpAccount
 from podwarden.metadata.identity.aws import AwsCredentials
@@ -111,15 +112,23 @@ class AwsHandlers:
             return answers.reply("identity.aws.role", role.name)
         if rest.rstrip("/") != f"/security-credentials/{role.name}":
             return answers.imds_page("identity.aws.other-role", 404)
+        asked = role.name
         try:
-            creds = await self._cache.get(role)
+            served = await self._resolver.fetch_verified(
+                req.client,
+                resolved,
+                self._cache.get,
+                accept=lambda final: (
+                    final.assignment is not None and final.assignment.name == asked
+                ),
+            )
         except SourceError as exc:
             return answers.reply(
                 "identity.aws.failed", answers.imds_failure(exc.code, exc.message), status=500
             )
-        if not self._resolver.confirm(req.client, resolved):
+        if served is None:
             return answers.imds_page("identity.aws.gone", 404)
-        return answers.reply("identity.aws.credentials", answers.imds_credentials(creds))
+        return answers.reply("identity.aws.credentials", answers.imds_credentials(served[1]))
 
     async def container(self, req: CanonicalRequest) -> Decision:
         json_type = answers.JSON
@@ -130,30 +139,42 @@ class AwsHandlers:
             return answers.reply(
                 "identity.container.none", body, status=404, content_type=json_type
             )
-        expected = container_token(self._secret, pod.uid or pod.key)
         given = req.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not self._token_matches(given, pod):
             body = answers.container_error("Unauthorized", "the authorization token is not valid")
             return answers.reply(
                 "identity.container.token", body, status=401, content_type=json_type
             )
         try:
-            creds = await self._cache.get(role)
+            served = await self._resolver.fetch_verified(
+                req.client,
+                resolved,
+                self._cache.get,
+                accept=lambda final: (
+                    final.pod is not None and self._token_matches(given, final.pod)
+                ),
+            )
         except SourceError as exc:
             body = answers.container_error(exc.code, exc.message)
             return answers.reply(
                 "identity.container.failed", body, status=500, content_type=json_type
             )
-        if not self._resolver.confirm(req.client, resolved):
+        if served is None:
             body = answers.container_error("NotFound", "no role for this client")
             return answers.reply(
                 "identity.container.gone", body, status=404, content_type=json_type
             )
         return answers.reply(
             "identity.container.credentials",
-            answers.container_credentials(creds),
+            answers.container_credentials(served[1]),
             content_type=json_type,
         )
+
+    def _token_matches(self, given: str, pod: Pod) -> bool:
+        if self._secret is None:
+            return False
+        expected = container_token(self._secret, pod.uid or pod.key)
+        return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _gce_text(rule_id: str, body: str) -> Decision:
@@ -223,17 +244,31 @@ class GceHandlers:
         self, req: CanonicalRequest, resolved: Resolved[GcpAccount], account: GcpAccount
     ) -> Decision:
         asked = req.query_value("scopes")
-        scopes = tuple(s for s in (asked or "").split(",") if s) or self._scopes
+        scopes = tuple(sorted(s for s in (asked or "").split(",") if s)) or tuple(
+            sorted(self._scopes)
+        )
+        name = req.path[len(GCE_ACCOUNTS) :].strip("/").partition("/")[0]
+
+        async def fetch(found: GcpAccount) -> AccessToken:
+            return await self._cache.get(GcpKey(found.email, scopes))
+
         try:
-            token = await self._cache.get(GcpKey(account.email, tuple(sorted(scopes))))
+            served = await self._resolver.fetch_verified(
+                req.client,
+                resolved,
+                fetch,
+                accept=lambda final: (
+                    final.assignment is not None and name in ("default", final.assignment.email)
+                ),
+            )
         except SourceError as exc:
             body = f"Failed to mint a token for {account.email}: {exc.code}\n"
             return answers.reply(
                 "identity.gce.failed", body, status=500, content_type="text/plain; charset=utf-8"
             )
-        if not self._resolver.confirm(req.client, resolved):
+        if served is None:
             return _gce_missing("identity.gce.gone")
-        body = answers.gce_token(token, now=self._clock())
+        body = answers.gce_token(served[1], now=self._clock())
         return answers.reply("identity.gce.token", body, content_type=answers.JSON)
 
 
@@ -248,6 +283,8 @@ class AzureHandlers:
 
     async def token(self, req: CanonicalRequest) -> Decision:
         resolved = await self._resolver.resolve(req.client)
+        if resolved.assignment is not None:  # a token is about to be minted: be sure who asks
+            resolved = await self._resolver.verified(req.client, resolved)
         client = resolved.assignment
         asked = (req.query_value("client_id") or "").lower()
         others = any(req.query_value(k) is not None for k in AZURE_SELECTORS)

@@ -9,13 +9,17 @@
 - After a slow step (a credential fetch) `confirm` checks that the address
   still belongs to the same pod with the same assignment, so a pod deleted
   or de-annotated meanwhile is not answered with what it no longer has.
+- With an API (not the cluster file), `fetch_verified` confirms the view's
+  answer with a consistent read before credentials go out (`verify`), so a
+  watch that lags a whole delete-and-recreate cycle cannot hand a new pod the
+  old pod's credentials.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -24,8 +28,10 @@ from podwarden.kube import store
 from podwarden.kube.objects import Pod
 from podwarden.metadata.identity.assign import Refusal
 from podwarden.metadata.identity.events import Recorder
+from podwarden.metadata.identity.verify import Verifier
 
 A = TypeVar("A")
+C = TypeVar("C")
 MEMO_ENTRIES = 20_000
 Assigner = Callable[[Pod, Mapping[str, str] | None], "A | Refusal | None"]
 _log = logs.get("metadata.identity.resolver")
@@ -61,8 +67,10 @@ class Resolver(Generic[A]):
         assign: Callable[[Pod, Mapping[str, str] | None], A | Refusal | None],
         wait: float,
         recorder: Recorder,
+        verifier: Verifier | None = None,
     ) -> None:
         self._view = view
+        self._verifier = verifier
         self._assign = assign
         self._wait = wait
         self._recorder = recorder
@@ -117,3 +125,51 @@ class Resolver(Generic[A]):
             return False
         same_pod = pod.uid == resolved.pod.uid and pod.key == resolved.pod.key
         return same_pod and self.assignment_of(pod) == resolved.assignment
+
+    async def verified(self, client: str, resolved: Resolved[A]) -> Resolved[A]:
+        """`resolved` as a consistent read of the API confirms it (unchanged without an API).
+
+        The API may show another pod on the address (the view is behind): then,
+        once the view has caught up, that pod and its own assignment.
+        """
+        if self._verifier is None or resolved.pod is None:
+            return resolved
+        address = peer_address(client)
+        if address is None:
+            return Resolved(None, None)
+        pod = await self._verifier.check(address, resolved.pod)
+        if pod is None:
+            return Resolved(None, None)
+        if pod.uid == resolved.pod.uid:
+            return resolved
+        found = self.assignment_of(pod)
+        return Resolved(pod, None if isinstance(found, Refusal) else found)
+
+    async def fetch_verified(
+        self,
+        client: str,
+        resolved: Resolved[A],
+        fetch: Callable[[A], Awaitable[C]],
+        *,
+        accept: Callable[[Resolved[A]], bool],
+    ) -> tuple[Resolved[A], C] | None:
+        """Credentials for the pod that really is `client` now, or None (refuse).
+
+        Fetches for the view's answer first (normally a cache hit), then
+        verifies (so the consistent read is as close to the answer as it can
+        be); when the API says the address is another pod, that pod's own
+        assignment is used if `accept` agrees (it asked for what that pod has).
+        Fetch errors propagate to the caller.
+        """
+        first = resolved.assignment
+        if first is None:
+            return None
+        credentials = await fetch(first)
+        final = await self.verified(client, resolved)
+        if final.assignment is None or not accept(final):
+            return None
+        if final.assignment != first:
+            credentials = await fetch(final.assignment)
+        if not self.confirm(client, final):
+            return None
+        return final, credentials

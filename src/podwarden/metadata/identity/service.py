@@ -30,6 +30,7 @@ from podwarden.metadata.identity.events import EventSink, Recorder
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey, IamCredentialsSource
 from podwarden.metadata.identity.resolver import Resolver
 from podwarden.metadata.identity.settings import IdentitySettings
+from podwarden.metadata.identity.verify import PodLookup, Verifier
 from podwarden.metadata.model import ProviderName
 
 _log = logs.get("metadata.identity")
@@ -51,6 +52,7 @@ class Identity:
         cache: CredentialCache[Any, Any] | None,
         key_of: Callable[[Any], Any],
         source: StsSource | IamCredentialsSource | None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
@@ -60,6 +62,7 @@ class Identity:
         self.recorder = recorder
         self.cache = cache
         self.source = source
+        self.verifier = verifier
         self._key_of = key_of
         self._unsubscribe = view.subscribe(self._changed)
         self._maintenance: asyncio.Task[None] | None = None
@@ -122,6 +125,8 @@ class Identity:
 
     async def close(self) -> None:
         self._unsubscribe()
+        if self.verifier is not None:
+            self.verifier.close()
         if self._maintenance is not None:
             self._maintenance.cancel()
             await asyncio.gather(self._maintenance, return_exceptions=True)
@@ -149,14 +154,34 @@ async def start(
     aws_session: AioSession | None = None,
     aws_fetch: Callable[[assign.AwsRole], Awaitable[AwsCredentials]] | None = None,
     maintenance: bool = True,
+    verify_lookup: PodLookup | None = None,
 ) -> Identity:
     """Build and start the identity layer for `settings.provider` over `view`.
 
     `aws_fetch` replaces STS (the churn test and the benchmark count and shape
     what the source returns); everything else is the real path.
+    `verify_lookup` (address → the API's pods on it, a consistent read; see
+    `kube.lookup.pods_with_ip`) turns on verification before credentials are
+    served; without it (the cluster file) the view alone decides.
     """
     recorder = Recorder(sink, interval=settings.event_interval, clock=clock)
-    common: dict[str, Any] = {"settings": settings, "view": view, "recorder": recorder}
+    verifier = (
+        None
+        if verify_lookup is None
+        else Verifier(
+            view,
+            lookup=verify_lookup,
+            wait=settings.address_wait,
+            interval=settings.verify_interval,
+            timeout=settings.verify_timeout,
+        )
+    )
+    common: dict[str, Any] = {
+        "settings": settings,
+        "view": view,
+        "recorder": recorder,
+        "verifier": verifier,
+    }
     identity: Identity
     if settings.provider is ProviderName.AWS:
         resolver: Resolver[Any] = Resolver(
@@ -164,6 +189,7 @@ async def start(
             assign=_assigner(assign.aws, settings),
             wait=settings.address_wait,
             recorder=recorder,
+            verifier=verifier,
         )
         sts: StsSource | None = None
         if aws_fetch is None:
@@ -203,6 +229,7 @@ async def start(
             assign=_assigner(assign.gcp, settings),
             wait=settings.address_wait,
             recorder=recorder,
+            verifier=verifier,
         )
         iam = IamCredentialsSource(
             upstream=upstream_url,
@@ -235,6 +262,7 @@ async def start(
             assign=_assigner(assign.azure, settings),
             wait=settings.address_wait,
             recorder=recorder,
+            verifier=verifier,
         )
         identity = Identity(
             handlers=handlers.AzureHandlers(resolver=resolver).table(),

@@ -45,7 +45,11 @@ class IdentitySettings:
     the namespace restriction); `session_scope` "pod" makes one STS session per
     pod (session name and tags name it), "role" shares one per (role, external
     id) across pods. `address_wait` bounds how long a request from an unknown
-    address waits for the cluster view.
+    address waits for the cluster view (and, with an API, how long a
+    credential request waits for the view to catch up with a consistent read).
+    `verify_interval` spaces consistent reads of one address (the API server's
+    protection from a pod polling its credentials); `verify_timeout` bounds one
+    read (slower counts as an API error: refused).
     """
 
     provider: ProviderName
@@ -65,6 +69,8 @@ class IdentitySettings:
     container_token_secret: bytes | None = None
     maintenance_interval: float = 30.0
     event_interval: float = 300.0
+    verify_interval: float = 0.25
+    verify_timeout: float = 2.0
 
     def __post_init__(self) -> None:
         if self.base_role_arn is not None:
@@ -96,6 +102,10 @@ class IdentitySettings:
             raise ConfigError("session-tags: tags name a pod, so they need session-scope pod")
         if not 0 <= self.address_wait <= 30:
             raise ConfigError(f"address-wait: {self.address_wait:g}s is outside 0-30s")
+        if not 0 <= self.verify_interval <= 10:
+            raise ConfigError(f"verify-interval: {self.verify_interval:g}s is outside 0-10s")
+        if not 0 < self.verify_timeout <= 30:
+            raise ConfigError(f"verify-timeout: {self.verify_timeout:g}s is outside (0, 30]s")
         for name in ("maintenance_interval", "event_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")

@@ -79,7 +79,7 @@ def main() -> None:
             key = str(result["outcome"])
             counts[key] = counts.get(key, 0) + 1
             if len(sys.argv) > 5 and key != "ok":
-                print(f"{key} {time.time() - float(result['ms']) / 1000:.3f}", file=sys.stderr)
+                print(f"{key} {time.time() - float(str(result['ms'])) / 1000:.3f}", file=sys.stderr)
             if key != "ok":
                 time.sleep(0.005)
             if stop_file and os.path.exists(stop_file):

@@ -1,4 +1,6 @@
-"""A tiny self-contained lab for the netfilter tests: pod ↔ node ↔ cloud namespaces.
+"""A tiny self-contained lab for the netfilter tests and `bench rules`: pod ↔ node ↔ cloud.
+
+Shared by tests/system/netfilter and bench/rules.py (so neither imports the other).
 
 The cloud namespace owns every metadata address and runs helpers/upstream.py;
 the node namespace routes between them and is where rules, proxies and the
@@ -22,9 +24,8 @@ from podwarden.lab import netns
 from podwarden.netfilter import endpoints
 from podwarden.netfilter.runner import Runner
 
-HELPERS = Path(__file__).resolve().parent / "helpers"
-REPO = Path(__file__).resolve().parents[3]
-PODWARDEN = REPO / ".venv" / "bin" / "podwarden"
+HELPERS = Path(__file__).resolve().parent / "netlab_helpers"
+PODWARDEN = Path(sys.executable).with_name("podwarden")
 POD_V4, NODE_POD_V4 = "10.55.0.2", "10.55.0.1"
 POD_V6, NODE_POD_V6 = "fd00:55::2", "fd00:55::1"
 NODE_UP_V4, CLOUD_V4 = "10.56.0.1", "10.56.0.2"

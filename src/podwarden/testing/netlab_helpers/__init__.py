@@ -1,0 +1,1 @@
+"""Scripts the netlab runs inside its namespaces (plain stdlib, run as files)."""

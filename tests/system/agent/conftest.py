@@ -1,0 +1,20 @@
+"""Fixtures: a fresh pod/node/cloud netlab per test (podwarden.testing.netlab), torn down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podwarden.testing import netlab
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[netlab.Lab]:
+    built = netlab.build(tmp_path)
+    try:
+        yield built
+    finally:
+        failures = built.close()
+        assert not failures, f"lab clean-up failed: {failures}"
