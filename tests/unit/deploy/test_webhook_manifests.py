@@ -263,6 +263,8 @@ def test_the_cluster_role_grants_what_the_webhook_uses_and_no_more() -> None:
     assert rules == {
         ("", "namespaces"): ("get", "list", "watch"),
         (crd["group"], crd["names"]["plural"]): ("get", "list", "watch"),
+        # the webhook also follows policy/v1beta1 objects on clusters before 1.25
+        ("policy", "podsecuritypolicies"): ("get", "list", "watch"),
         ("authorization.k8s.io", "subjectaccessreviews"): ("create",),
     }
     binding = one("ClusterRoleBinding")
