@@ -27,12 +27,18 @@ def table(title: str, rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def save(suite: str, rows: Sequence[dict[str, Any]], *, extra: dict[str, Any] | None = None) -> Path:
+def save(
+    suite: str, rows: Sequence[dict[str, Any]], *, extra: dict[str, Any] | None = None
+) -> Path:
     """Write rows to bench/results/<suite>.json and return the path."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{suite}.json"
-    payload = {"suite": suite, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "rows": list(rows), **(extra or {})}
+    payload = {
+        "suite": suite,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": list(rows),
+        **(extra or {}),
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 

@@ -10,11 +10,13 @@ no pod owns, so they get no identity: benign metadata only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from podwarden import logs
 from podwarden.agent import settings as agent_settings
@@ -47,15 +49,8 @@ EXIT_CONFIG = 2
 @identity_cli.options
 def agent(config_file: Path | None, **flags: object) -> None:
     """Run the proxy, install the interception rules and keep them installed."""
-    ctx = click.get_current_context()
-    identity_given = {  # only typed flags: click's defaults must not hide the file's keys
-        key: flags.pop(key)
-        for key in agent_settings.IDENTITY_KEYS
-        if ctx.get_parameter_source(key) not in (None, click.core.ParameterSource.DEFAULT)
-    }
-    for key in agent_settings.IDENTITY_KEYS:
-        flags.pop(key, None)
     try:
+        identity_given = _typed_identity_flags(flags)
         merged = agent_settings.merge(config_file, dict(flags), identity_given)
         merged.checked().identity_plan()
     except ConfigError as exc:
@@ -70,6 +65,32 @@ def agent(config_file: Path | None, **flags: object) -> None:
     except (NetfilterError, OSError) as exc:
         click.echo(f"podwarden agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _typed_identity_flags(flags: dict[str, object]) -> dict[str, object]:
+    """Take the identity flags out of `flags`; return those the user typed.
+
+    Click's defaults are dropped so they never hide a key of the file. A flag
+    `podwarden proxy` gained that the agent has no key for yet is ignored at
+    its default (identity's own default applies) and refused when typed.
+    """
+    ctx = click.get_current_context()
+    typed: dict[str, object] = {}
+    for key in [k for k in flags if k in identity_names()]:
+        value = flags.pop(key)
+        if ctx.get_parameter_source(key) in (None, ParameterSource.DEFAULT):
+            continue
+        if key not in agent_settings.IDENTITY_KEYS:
+            raise ConfigError(f"{key}: not an agent setting yet (use `podwarden proxy`)")
+        typed[key] = value
+    return typed
+
+
+@functools.cache
+def identity_names() -> frozenset[str]:
+    """The parameter names of the identity flags (as `podwarden proxy` has them now)."""
+    probe = identity_cli.options(click.command()(lambda **_: None))
+    return frozenset(p.name for p in probe.params if p.name)
 
 
 async def _main(config: AgentConfig) -> None:

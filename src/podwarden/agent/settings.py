@@ -53,6 +53,7 @@ class AgentConfig(RulesConfig):
     gcp_iam_endpoint: str = "https://iamcredentials.googleapis.com"
     namespace_restriction: bool = True
     address_wait: str = "2s"
+    verify_interval: str = "250ms"
     prefetch: bool = True
 
     def checked(self) -> AgentConfig:
@@ -100,6 +101,7 @@ IDENTITY_KEYS = (
     "gcp_iam_endpoint",
     "namespace_restriction",
     "address_wait",
+    "verify_interval",
     "prefetch",
 )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
-class ProviderName(str, enum.Enum):
+class ProviderName(enum.StrEnum):
     """The clouds whose metadata protocols podwarden speaks."""
 
     AWS = "aws"
@@ -81,7 +81,7 @@ class RequestRejected(Exception):
         self.content_type = content_type
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """What the proxy does with a request."""
 
     ALLOW = "allow"  # forward the rebuilt canonical request upstream

@@ -11,9 +11,11 @@ So while a pod speaks, the view still shows an older pod on its address:
 - with verification (a consistent read before credentials go out) it serves
   either the asking pod's own credentials or nothing: wrong == 0.
 
-Measured here (seed 1, 240 pods): watch-only ~157 wrong of ~175 served;
-verified 0 wrong of ~35 served (the rest refused: under this lag the role
-listing, which is not verified, often names an older pod's role).
+Measured here (seed 1, 240 pods): watch-only ~155 wrong of ~170 served;
+verified 0 wrong of ~50 served. The rest are refused: a pod's short life here
+is mostly spent before the view catches up, and a request the stale view gives
+to a role-less pod is answered "no role" without asking the API (only answers
+that would hand out a role are verified).
 """
 
 from __future__ import annotations

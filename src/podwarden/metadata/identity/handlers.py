@@ -109,7 +109,12 @@ class AwsHandlers:
         if rest == "/info":
             return answers.reply("identity.aws.info", answers.imds_info(role))
         if rest in ("/security-credentials", "/security-credentials/"):
-            return answers.reply("identity.aws.role", role.name)
+            # The SDK asks next for what this names: a lagging view must not name
+            # an older pod's role to the pod that now has the address.
+            listed = await self._resolver.verified(req.client, resolved)
+            if listed.assignment is None:
+                return answers.imds_page("identity.aws.gone", 404)
+            return answers.reply("identity.aws.role", listed.assignment.name)
         if rest.rstrip("/") != f"/security-credentials/{role.name}":
             return answers.imds_page("identity.aws.other-role", 404)
         asked = role.name

@@ -17,18 +17,19 @@ hold the address, and:
 Reads are single-flight per address, with one rule that keeps them sound: a
 request is answered only by a read that STARTED AFTER the request arrived (a
 read that began earlier may predate the address changing hands). Concurrent
-requests share the next read; reads of one address start at most once per
-`interval`, which bounds what a pod polling its credentials in a loop costs the
-API server without ever reusing an older answer. A store Change touching the
-address lifts the interval, so a request after a view change never waits for
-the throttle.
+requests share the next read. Reads of one address are paced by a token
+bucket (a burst of BURST reads, then one per `interval`): an SDK's usual
+sequence (role listing, then credentials) never waits, while a pod polling its
+credentials in a loop costs the API server at most 1/`interval` reads a second,
+without any older answer ever being reused. A store Change touching the
+address refills its bucket, so a request after a view change never waits.
 
 Why not a positive cache (reuse a verification for ~1 s): with a lagging watch
 no view change arrives to invalidate it, so a new pod reusing the address
 within that second gets the old pod's credentials — the bug this module
-exists to close. And why the interval is short (0.25 s by default): a request
-may wait up to one interval for its read, and SDKs give the metadata service
-about 1 s (botocore's default timeout) before they give up.
+exists to close. And why the interval is short (0.25 s by default): past the
+burst a request may wait up to one interval for its read, and SDKs give the
+metadata service about 1 s (botocore's default timeout) before they give up.
 """
 
 from __future__ import annotations
@@ -55,16 +56,18 @@ VERIFICATIONS = Counter(
     ["outcome"],
 )
 MAX_IDLE_SLOTS = 4096
+BURST = 3.0  # reads of one address allowed back to back before the interval paces them
 _log = logs.get("metadata.identity.verify")
 
 
 @dataclass
 class _Slot:
-    """One address's reads: the one running, the one that will start next, when the last began."""
+    """One address's reads: the one running, the one that starts next, and its read budget."""
 
     running: asyncio.Future[list[Pod]] | None = None
     queued: asyncio.Future[list[Pod]] | None = None
-    last_start: float = float("-inf")
+    tokens: float = BURST
+    refilled: float = float("-inf")
     changed: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -159,7 +162,6 @@ class Verifier:
             await self._throttle(slot)
             slot.queued = None  # from now on, arrivals need the next read
             slot.running = future
-            slot.last_start = self._clock()
             self.reads += 1
             result = await asyncio.wait_for(self._lookup(address), self._timeout)
         except asyncio.CancelledError:
@@ -178,24 +180,34 @@ class Verifier:
             if slot.running is future:
                 slot.running = None
 
+    def _refill(self, slot: _Slot) -> None:
+        now = self._clock()
+        if self._interval <= 0:
+            slot.tokens = BURST
+        elif slot.refilled > float("-inf"):
+            slot.tokens = min(BURST, slot.tokens + (now - slot.refilled) / self._interval)
+        slot.refilled = now
+
     async def _throttle(self, slot: _Slot) -> None:
-        """Sleep until `interval` after the last start, or until the view changes the address."""
-        delay = slot.last_start + self._interval - self._clock()
-        if delay <= 0:
-            return
-        changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        slot.changed.append(changed)
-        try:
-            await asyncio.wait({changed}, timeout=delay)
-        finally:
-            if changed in slot.changed:
-                slot.changed.remove(changed)
+        """Take one read from the address's budget, waiting for it (or for a view change)."""
+        while True:
+            self._refill(slot)
+            if slot.tokens >= 1:
+                slot.tokens -= 1
+                return
+            changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            slot.changed.append(changed)
+            try:
+                await asyncio.wait({changed}, timeout=(1 - slot.tokens) * self._interval)
+            finally:
+                if changed in slot.changed:
+                    slot.changed.remove(changed)
 
     def _prune(self) -> None:
-        now = self._clock()
         for address, slot in list(self._slots.items()):
+            self._refill(slot)
             idle = slot.running is None and slot.queued is None and not slot.changed
-            if idle and now - slot.last_start >= self._interval:
+            if idle and slot.tokens >= BURST:
                 del self._slots[address]
 
     # ---- the view catching up --------------------------------------------------------
@@ -221,7 +233,7 @@ class Verifier:
                     slot.changed.remove(changed)
 
     async def _changed(self, change: store.Change) -> None:
-        """A view change on an address: wake its waiters and lift its read interval."""
+        """A view change on an address: wake its waiters and refill its read budget."""
         touched: set[str] = set()
         for obj in (change.new, change.old):
             if isinstance(obj, Pod):
@@ -230,7 +242,7 @@ class Verifier:
             slot = self._slots.get(address)
             if slot is None:
                 continue
-            slot.last_start = float("-inf")
+            slot.tokens = BURST
             for waiter in slot.changed:
                 if not waiter.done():
                     waiter.set_result(None)
