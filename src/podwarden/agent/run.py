@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from podwarden import logs
 from podwarden.agent.settings import AgentConfig
+from podwarden.config import ConfigError
 from podwarden.metadata import proxy
 from podwarden.metadata.identity import cli as identity_cli
 from podwarden.metadata.model import ProviderName
@@ -53,8 +54,13 @@ def proxy_settings(config: AgentConfig, listen: str, *, metrics: bool) -> ProxyS
     metrics_host, metrics_port = (None, 0)
     if metrics and config.metrics_listen:
         metrics_host, metrics_port = parse_host_port(config.metrics_listen, option="metrics_listen")
+    if config.provider not in {p.value for p in ProviderName}:
+        raise ConfigError(
+            f"provider: the proxy speaks {', '.join(p.value for p in ProviderName)};"
+            f" got {config.provider!r} (rules alone: `podwarden rules apply`)"
+        )
     return ProxySettings(
-        provider=ProviderName(config.provider),
+        provider=ProviderName(str(config.provider)),
         upstream_url=str(config.upstream),
         listen_host=host,
         listen_port=port,

@@ -49,6 +49,13 @@ EXIT_CONFIG = 2
 )
 @click.option("--upstream-timeout", default=5.0, show_default=True, help="Seconds per read.")
 @click.option("--drain-timeout", default=10.0, show_default=True, help="Seconds to drain on stop.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes sharing the listen port (SO_REUSEPORT); 1 with pod identity.",
+)
 @identity_cli.options
 def proxy(
     provider: str,
@@ -59,6 +66,7 @@ def proxy(
     log_level: str,
     upstream_timeout: float,
     drain_timeout: float,
+    workers: int,
     **identity_flags: Any,
 ) -> None:
     """Run the metadata firewall proxy (deny by default, conceal node secrets)."""
@@ -80,6 +88,7 @@ def proxy(
             metrics_port=metrics_port,
             upstream_timeout=upstream_timeout,
             drain_timeout=drain_timeout,
+            workers=workers,
         )
         identity = identity_cli.parse(settings.provider, identity_flags)
     except ConfigError as exc:

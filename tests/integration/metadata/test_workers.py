@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import aiohttp
 import pytest
 
 from podwarden.config import ConfigError
 from podwarden.metadata.model import Action, Decision, ProviderName
+from podwarden.testing.net import free_port, wait_listening
 
 from .helpers import url
 
@@ -64,3 +69,46 @@ def test_workers_must_be_at_least_one():
 
     with pytest.raises(ConfigError, match="workers: must be >= 1, got 0"):
         ProxySettings(provider=ProviderName.GCE, upstream_url="http://127.0.0.1:1", workers=0)
+
+
+def test_cli_workers_serve_and_stop_with_the_parent(tmp_path):
+    """`podwarden proxy --workers 2`: a child process serves, and SIGTERM ends both."""
+
+    port = free_port()
+    argv = [sys.executable, "-m", "podwarden", "proxy", "--provider", "gce"]
+    argv += ["--upstream", "http://127.0.0.1:9", "--listen", f"127.0.0.1:{port}"]
+    parent = subprocess.Popen([*argv, "--workers", "2"], stderr=subprocess.DEVNULL)
+    try:
+        wait_listening("127.0.0.1", port)
+        children: list[int] = []
+        deadline = time.monotonic() + 10
+        while not children and time.monotonic() < deadline:
+            listed = subprocess.run(
+                ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
+            )
+            children = [int(pid) for pid in listed.stdout.split()]
+            time.sleep(0.1)
+        assert len(children) == 1
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=15) == 0
+        deadline = time.monotonic() + 10
+        while alive(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(children[0])
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_cli_refuses_workers_with_pod_identity(tmp_path):
+
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n")
+    argv = [sys.executable, "-m", "podwarden", "proxy", "--provider", "aws", "--workers", "2"]
+    argv += ["--upstream", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
+    got = subprocess.run(
+        [*argv, "--cluster-file", str(cluster)], capture_output=True, text=True, timeout=60
+    )
+    assert got.returncode == 2
+    assert "workers: 2 workers cannot serve pod identity" in got.stderr
