@@ -144,7 +144,10 @@ def build(
     policy_file: Path | None = None,
     limits: Limits | None = None,
 ) -> Firewall:
-    """Assemble a firewall for `provider`; a bad policy file raises config.ConfigError."""
+    """Assemble a firewall for `provider`; a bad policy file raises config.ConfigError.
+
+    Limits come from `limits`, else the policy file's `limits:`, else the defaults.
+    """
     try:
         chosen = profile(ProviderName(provider))
     except ValueError:
@@ -159,7 +162,7 @@ def build(
         provider=chosen.name,
         imdsv2_required=loaded.options.imdsv2_required,
         always_headers=chosen.always_headers,
-        limits=limits or Limits(),
+        limits=limits or loaded.limits or Limits(),
         policy=policy.Policy(rules=loaded.rules + preset, responses=chosen.responses),
         options=loaded.options,
         profile=chosen,

@@ -14,6 +14,10 @@ rules:                  # ordered, first match wins, before the preset when exte
     status: 403         # deny only
     message: "..."      # deny only
     cacheTtl: 0
+limits:                 # optional; requests beyond them get 400 with the reason
+  maxTargetBytes: 4096  # request-target (path + query), 64..8190
+  maxHeaderBytes: 8192  # all header lines together, 256..65536
+  maxHeaders: 64        # header lines, 4..128
 ```
 
 A file is validated completely at start (pydantic, through `podwarden.config`
@@ -34,6 +38,7 @@ from podwarden import config
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.policy import PatternError, Rule, RuleAction
 from podwarden.metadata.providers import Options, Profile
+from podwarden.metadata.request import Limits
 
 Method = Literal["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -59,6 +64,15 @@ class RuleSpec(BaseModel):
     cacheTtl: float = Field(default=0.0, ge=0, le=86400)
 
 
+class LimitsSpec(BaseModel):
+    """Request size limits as written in a policy file (bounded by the HTTP layer's own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    maxTargetBytes: int = Field(default=Limits.max_target_bytes, ge=64, le=8190)
+    maxHeaderBytes: int = Field(default=Limits.max_header_bytes, ge=256, le=65536)
+    maxHeaders: int = Field(default=Limits.max_headers, ge=4, le=128)
+
+
 class PolicySpec(BaseModel):
     """A whole policy file."""
 
@@ -68,6 +82,7 @@ class PolicySpec(BaseModel):
     imdsv2: Literal["optional", "required"] = "optional"
     concealedAttributes: list[str] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
+    limits: LimitsSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class LoadedPolicy:
     mode: Literal["extend", "replace"]
     options: Options
     rules: tuple[Rule, ...]
+    limits: Limits | None = None
 
 
 def load(path: Path, *, profile: Profile) -> LoadedPolicy:
@@ -107,7 +123,16 @@ def parse(data: Any, *, source: str, profile: Profile) -> LoadedPolicy:
         imdsv2_required=spec.imdsv2 == "required",
         concealed_attributes=tuple(spec.concealedAttributes),
     )
-    return LoadedPolicy(mode=spec.mode, options=options, rules=rules)
+    limits = (
+        Limits(
+            max_target_bytes=spec.limits.maxTargetBytes,
+            max_header_bytes=spec.limits.maxHeaderBytes,
+            max_headers=spec.limits.maxHeaders,
+        )
+        if spec.limits is not None
+        else None
+    )
+    return LoadedPolicy(mode=spec.mode, options=options, rules=rules, limits=limits)
 
 
 def _is_name(text: str) -> bool:

@@ -209,3 +209,60 @@ async def test_azure_without_annotation_gets_imds_400(stack, monkeypatch):
         "error_description": "Identity not found",
     }
     assert secrets.AZURE_NODE_TOKEN not in body
+
+
+def api_truth(*objects: dict[str, Any]) -> Any:
+    """A consistent read that answers from `objects` (what the API holds, not the view)."""
+    from podwarden.kube.objects import Pod
+
+    async def read(ip: str) -> list[Pod]:
+        return [Pod(o) for o in objects if ip in Pod(o).ips]
+
+    return read
+
+
+async def test_gce_token_is_verified_and_refused_when_the_api_shows_another_pod(stack, iam):
+    _, endpoint = iam
+    mine = pod("mypod", "127.0.0.1", annotations={keys.GCP_SERVICE_ACCOUNT: READER})
+    newer = pod("newer", "127.0.0.1", annotations={keys.GCP_SERVICE_ACCOUNT: WRITER})
+    view = await view_with(gcp_namespace(), mine)
+    running = await stack(
+        ProviderName.GCE,
+        view=view,
+        gcp_iam_endpoint=endpoint,
+        address_wait=0.2,
+        verify_lookup=api_truth(newer),  # the view lags: the address is "newer"'s now
+    )
+    flavor = {"Metadata-Flavor": "Google"}
+    base = running.url + "/computeMetadata/v1/instance/service-accounts/"
+    async with client_from("127.0.0.1") as client:
+        assert await get(client, base + "default/email", flavor) == (200, READER)  # benign
+        assert (await get(client, base + "default/token", flavor))[0] == 404
+    assert running.identity.verifier.outcomes["mismatch"] == 1
+
+
+async def test_gce_token_is_served_when_the_api_agrees(stack, iam):
+    _, endpoint = iam
+    mine = pod("mypod", "127.0.0.1", annotations={keys.GCP_SERVICE_ACCOUNT: READER})
+    view = await view_with(gcp_namespace(), mine)
+    running = await stack(
+        ProviderName.GCE, view=view, gcp_iam_endpoint=endpoint, verify_lookup=api_truth(mine)
+    )
+    base = running.url + "/computeMetadata/v1/instance/service-accounts/"
+    async with client_from("127.0.0.1") as client:
+        status, body = await get(client, base + "default/token", {"Metadata-Flavor": "Google"})
+    assert status == 200 and json.loads(body)["token_type"] == "Bearer"
+    assert running.identity.verifier.outcomes["verified"] == 1
+
+
+async def test_azure_token_is_verified_before_it_is_forwarded(stack, monkeypatch):
+    mine = pod("mypod", "127.0.0.1", annotations={keys.AZURE_CLIENT_ID: USER_ASSIGNED})
+    view = await view_with(azure_namespace(), mine)
+    running = await stack(ProviderName.AZURE, view=view, verify_lookup=api_truth(mine))
+    token = await azure_token(running.proxy.port, monkeypatch)
+    assert token.token == secrets.AZURE_USER_ASSIGNED_TOKEN
+    assert running.identity.verifier.outcomes["verified"] >= 1
+    gone = await stack(ProviderName.AZURE, view=view, address_wait=0.1, verify_lookup=api_truth())
+    with pytest.raises(ClientAuthenticationError):
+        await azure_token(gone.proxy.port, monkeypatch)
+    assert gone.identity.verifier.outcomes["mismatch"] >= 1

@@ -264,3 +264,24 @@ def test_unhashable_headers_are_judged_without_the_memo(firewalls):
     )
     _, decision = firewalls[AWS].evaluate(listed)
     assert decision.rule_id == "aws.iam"
+
+
+def test_policy_file_limits_bound_the_request_target_and_headers(tmp_path):
+    path = write(tmp_path, "limits:\n  maxTargetBytes: 64\n  maxHeaders: 4\n")
+    fw = firewall.build(AWS, policy_file=path)
+    assert (fw.limits.max_target_bytes, fw.limits.max_headers) == (64, 4)
+    _, short = judge(fw, "/latest/meta-data/instance-id")
+    assert short.action is Action.ALLOW
+    _, long = judge(fw, "/latest/meta-data/" + "a" * 60)
+    assert (long.action, long.status, long.rule_id) == (Action.DENY, 400, "canonical")
+    _, crowded = judge(fw, "/latest/meta-data/instance-id", headers=(("x-a", "1"),) * 5)
+    assert (crowded.action, crowded.status) == (Action.DENY, 400)
+    assert firewall.build(AWS).limits == firewall.Limits()  # no file: the defaults
+
+
+def test_policy_file_limits_out_of_range_name_the_key(tmp_path):
+    path = write(tmp_path, "limits:\n  maxTargetBytes: 100000\n")
+    with pytest.raises(
+        ConfigError, match=r"limits.maxTargetBytes: Input should be less than or equal to 8190"
+    ):
+        firewall.build(AWS, policy_file=path)
