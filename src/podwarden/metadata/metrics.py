@@ -50,12 +50,17 @@ class ProxyMetrics:
         self._upstream_errors[kind] = self._upstream_errors.get(kind, 0) + 1
 
     def render(self) -> bytes:
-        from prometheus_client import CollectorRegistry, generate_latest
+        """This proxy's metrics, then the process-wide ones (identity, cluster view, process).
+
+        Pod identity and the reflector count in prometheus_client's global registry;
+        appending it here means one scrape of the proxy sees all of them.
+        """
+        from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
         if self._registry is None:
             self._registry = CollectorRegistry(auto_describe=False)
             self._registry.register(self)  # type: ignore[arg-type]  # a Collector by shape
-        return generate_latest(self._registry)
+        return generate_latest(self._registry) + generate_latest(REGISTRY)
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily

@@ -70,6 +70,8 @@ async def test_metrics_health_and_readiness(emulator, start_proxy, client):
     assert 'podwarden_cache_hits_total{provider="gce"} 2.0' in text
     assert 'podwarden_cache_misses_total{provider="gce"} 1.0' in text
     assert 'podwarden_request_duration_seconds_count{provider="gce"} 4.0' in text
+    # process-wide metrics (pod identity, the cluster view, the process) in the same scrape
+    assert "process_resident_memory_bytes" in text or "python_gc_objects_collected_total" in text
     for path, expected in (("/healthz", 200), ("/readyz", 200)):
         async with client.get(url(running.metrics_port, path)) as resp:
             assert resp.status == expected
