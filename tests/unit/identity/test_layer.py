@@ -268,3 +268,26 @@ def test_flags_become_settings(tmp_path):
     assert plan.settings.session_tags is True
     assert plan.settings.address_wait == 0.5
     assert plan.settings.verify_interval == 0.1
+
+
+async def test_a_node_address_has_no_identity_at_once_and_unknown_ones_still_wait(monkeypatch):
+    """Host-network callers (node addresses) are answered without the address wait."""
+    import time
+
+    from podwarden.metadata.identity import local, resolver
+    from podwarden.metadata.identity.events import Recorder
+
+    monkeypatch.setattr(local, "is_local", lambda address, now=None: address == "10.0.0.5")
+    view = store.ClusterView()
+    found = resolver.Resolver(
+        view,
+        assign=lambda pod, ns: None,
+        wait=0.3,
+        recorder=Recorder(None, interval=60, clock=time.monotonic),
+    )
+    started = time.monotonic()
+    assert (await found.resolve("10.0.0.5")).pod is None
+    assert time.monotonic() - started < 0.1
+    started = time.monotonic()
+    assert (await found.resolve("10.0.0.6")).pod is None
+    assert time.monotonic() - started >= 0.25

@@ -2,6 +2,8 @@
 
 - Only the TCP peer address identifies a pod: no header (X-Forwarded-For or
   any other) is ever read here.
+- An address of the node itself (a host-network caller) has no identity, at
+  once (`local`).
 - An address no pod owns waits a bounded time for the cluster view (a new
   pod's first request can beat the watch event), then gets nothing.
 - An address two live pods claim (reused before the old pod's deletion
@@ -26,6 +28,7 @@ from typing import Generic, TypeVar
 from podwarden import logs
 from podwarden.kube import store
 from podwarden.kube.objects import Pod
+from podwarden.metadata.identity import local
 from podwarden.metadata.identity.assign import Refusal
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.verify import Verifier
@@ -96,6 +99,8 @@ class Resolver(Generic[A]):
         address = peer_address(client)
         if address is None:
             return Resolved(None, None)
+        if self._view.pod_by_ip(address).kind == "none" and local.is_local(address):
+            return Resolved(None, None)  # the node itself or a host-network pod: no identity
         lookup = await self._view.wait_for_ip(address, self._wait)
         if lookup.kind == "ambiguous":
             _log.warning(
