@@ -18,10 +18,9 @@ import yaml
 
 from podwarden.podsecurity import evaluate
 from podwarden.podsecurity.levels import level_version
+from podwarden.testing import conformance
 
-DATA = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "pod-security-standards"
-)
+DATA = conformance.data_dir()
 _STEM = re.compile(r"^(.*?)\d*$")
 
 
@@ -44,7 +43,7 @@ def _acceptable_ids(expected: str, minor: int) -> set[str]:
 
 def test_fixture_set_is_complete() -> None:
     if not DATA.is_dir():
-        pytest.skip(f"conformance data not found at {DATA}")
+        pytest.fail(conformance.missing_message(DATA))
     files = list(DATA.glob("*/v1.*/*/*.yaml"))
     assert len(files) == 4537
     assert len(_folders()) == 76

@@ -1,4 +1,4 @@
-"""`podwarden lab up|down|status|exec|cloud` and `podwarden demo`.
+"""`podwarden lab up|down|status|exec|kubectl|cloud` and `podwarden demo`.
 
 The lab is root-only (network namespaces); every subcommand says so plainly
 instead of failing half-way. `--prefix` and `--state-dir` (or the variables
@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
+from podwarden.lab import cluster, moto, netns, state, topology
 from podwarden.lab import interception as lab_interception
-from podwarden.lab import netns, state, topology
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.apiserver import command as apiserver_command
 from podwarden.lab.cloud import command as cloud_command
@@ -83,12 +83,26 @@ lab.add_command(iamcredentials_command.iamcredentials)
 )
 @click.option("--pods", type=click.IntRange(1, lab_plan.MAX_PODS), default=2, show_default=True)
 @click.option("--no-proxy", is_flag=True, help="Without podwarden: pods reach the cloud directly.")
+@click.option(
+    "--sts",
+    type=click.Choice(topology.STS_CHOICES),
+    default="none",
+    show_default=True,
+    help="moto: run moto (IAM, STS, S3) on the cloud host so annotated pods really get "
+    "their AWS role; none: roles resolve but cannot be assumed (IMDS error).",
+)
 @_interception
 @_where
 def up(
-    provider: str, pods: int, no_proxy: bool, interception: str, prefix: str, state_dir: Path
+    provider: str,
+    pods: int,
+    no_proxy: bool,
+    sts: str,
+    interception: str,
+    prefix: str,
+    state_dir: Path,
 ) -> None:
-    """Build the namespaces, start the emulator and (unless --no-proxy) the agent."""
+    """Build the namespaces; start emulator, API server and (unless --no-proxy) the agent."""
     _need_root()
     try:
         the_lab = topology.up(
@@ -98,6 +112,7 @@ def up(
             prefix=prefix,
             state_dir=state_dir,
             interception_mode=interception,
+            sts=sts,
         )
     except (topology.LabError, lab_plan.PlanError, state.StateError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -105,11 +120,19 @@ def up(
     service = "off" if no_proxy else f"on ({interception})"
     click.echo(f"lab up: provider {provider}, podwarden {service}")
     for pod in plan.pods:
-        click.echo(f"  {pod.name}: {pod.ipv4} {pod.ipv6} (netns {plan.pod_netns(pod.name)})")
+        click.echo(
+            f"  {pod.name}: {pod.ipv4} {pod.ipv6} (netns {plan.pod_netns(pod.name)},"
+            f" Pod {cluster.NAMESPACE}/{pod.name} on {cluster.NODE_NAME})"
+        )
+    click.echo(f"  kubeconfig: {the_lab.kubeconfig} (API server {cluster.APISERVER_URL})")
+    if sts == "moto":
+        roles = ", ".join(moto.ROLES)
+        click.echo(f"  moto: {moto.URL} (roles {roles}; bucket {moto.BUCKET})")
     click.echo(
         f"  try: podwarden lab exec {plan.pods[0].name} -- curl -s "
         f"http://{lab_plan.IMDS_V4}/latest/meta-data/"
     )
+    click.echo("       podwarden lab kubectl -- get pods -A -o wide")
 
 
 @lab.command()
@@ -144,6 +167,10 @@ def status(fmt: str, prefix: str, state_dir: Path) -> None:
         f"lab {'up' if report['up'] else 'NOT READY'}: provider {report['provider']}, "
         f"proxy {'on via ' + report['interception'] if report['proxy'] else 'off'}"
     )
+    if report.get("kubeconfig"):
+        click.echo(f"  kubeconfig {report['kubeconfig']}  (podwarden lab kubectl -- get pods -A)")
+    if report.get("sts") == "moto":
+        click.echo(f"  sts     moto at {moto.URL}")
     for name, alive in report["namespaces_alive"].items():
         click.echo(f"  netns   {name:<24} {'alive' if alive else 'MISSING'}")
     for proc in report["processes"]:
@@ -172,6 +199,25 @@ def exec_(pod: str, command: tuple[str, ...], prefix: str, state_dir: Path) -> N
     argv = netns.pid_netns_argv(ns, command)
     try:
         os.execvp(argv[0], argv)  # the environment passes through unchanged
+    except OSError as exc:
+        raise click.ClickException(f"cannot run {argv[0]}: {exc}") from exc
+
+
+@lab.command(name="kubectl", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_where
+def kubectl(args: tuple[str, ...], prefix: str, state_dir: Path) -> None:
+    """Run kubectl against the lab API server (in the node namespace, the lab's kubeconfig).
+
+    Example: podwarden lab kubectl -- annotate pod pod-a iam.amazonaws.com/role=reader
+    """
+    _need_root()
+    try:
+        argv = topology.load(state_dir=state_dir).kubectl_argv(args)
+    except (topology.LabError, state.StateError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        os.execvp(argv[0], argv)
     except OSError as exc:
         raise click.ClickException(f"cannot run {argv[0]}: {exc}") from exc
 

@@ -1,15 +1,15 @@
 """The kube2iam walkthrough in the lab: kubectl annotates a pod, awscli in the pod follows.
 
-Inside a lab (real netfilter: pod traffic to 169.254.169.254 is DNATed to
-the agent's proxy in the node namespace), the cloud host additionally runs the lab
-API server and moto (IAM, STS, S3; seeded, then IAM enforcement on). The
-agent runs with its identity flags: it watches the API server for node-a's
-pods and assumes roles in moto with the node user's keys (environment, the
-first link of the standard chain). Then, from pod-a:
+A lab with moto (`Lab.start_sts`: IAM, STS, S3; seeded, then IAM
+enforcement on). Its pods are Pod objects in the lab API server, and its
+agent follows them with its identity flags (real netfilter: pod traffic to
+169.254.169.254 is DNATed to the agent's proxy in the node namespace); it
+assumes roles in moto with the node user's keys. The walkthrough permits two
+roles in the `default` namespace, then, from pod-a:
 
 1. `aws s3 ls s3://team-bucket` → "Unable to locate credentials";
-2. `kubectl annotate pods mypod iam.amazonaws.com/role=reader` → the listing works;
-3. `kubectl annotate pods mypod iam.amazonaws.com/role-` → it fails again;
+2. `kubectl annotate pods pod-a iam.amazonaws.com/role=reader` → the listing works;
+3. `kubectl annotate pods pod-a iam.amazonaws.com/role-` → it fails again;
 4. role `no-list` (its policy lacks s3:ListBucket) → AccessDenied.
 
 `Walkthrough` is used by the system test and by the demo act (`run`).
@@ -24,205 +24,61 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from podwarden.lab import netns, processes, topology
+from podwarden.lab import cluster, moto
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.demo_model import ActContext, Row
 from podwarden.lab.topology import Lab
 
 ACT = "pod identity (kube2iam walkthrough)"
 POD = "pod-a"
-BUCKET = "team-bucket"
-ACCOUNT = "123456789012"
-BASE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/"
-APISERVER_PORT = 6443
-MOTO_PORT = 5000
 ROLE_KEY = "iam.amazonaws.com/role"
-
-SEED = r"""
-import json, sys, boto3, urllib.request
-url = sys.argv[1]
-def client(name):
-    return boto3.client(name, endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="seed", aws_secret_access_key="seed")
-iam, s3 = client("iam"), client("s3")
-acct = sys.argv[2]
-iam.create_user(UserName="node")
-doc = lambda *st: json.dumps({"Version": "2012-10-17", "Statement": list(st)})
-iam.put_user_policy(UserName="node", PolicyName="assume", PolicyDocument=doc(
-    {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}))
-key = iam.create_access_key(UserName="node")["AccessKey"]
-s3.create_bucket(Bucket=sys.argv[3])
-s3.put_object(Bucket=sys.argv[3], Key="report.csv", Body=b"a,b\n")
-trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:user/node"},
-             "Action": ["sts:AssumeRole", "sts:TagSession"]})
-arn = "arn:aws:s3:::" + sys.argv[3]
-for name, actions in (("reader", ["s3:ListBucket", "s3:GetObject"]), ("no-list", ["s3:GetObject"])):
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-    iam.put_role_policy(RoleName=name, PolicyName="s3", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": actions, "Resource": [arn, arn + "/*"]}))
-urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset-auth", data=b"0",
-    method="POST", headers={"Content-Type": "text/plain"}), timeout=5).read()
-print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
-"""
-
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters: [{name: lab, cluster: {server: "%s"}}]
-users: [{name: lab, user: {}}]
-contexts: [{name: lab, context: {cluster: lab, user: lab, namespace: team}}]
-current-context: lab
-"""
+ALLOWED_ROLES_KEY = "iam.amazonaws.com/allowed-roles"
 
 
 class WalkthroughError(Exception):
     """A step of the walkthrough's setup failed; the message says which."""
 
 
-def _checked(proc: Any, what: str) -> str:
-    if proc.returncode != 0:
-        raise WalkthroughError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return str(proc.stdout)
-
-
 @dataclass
 class Walkthrough:
-    """The walkthrough's moving parts around a running lab (proxy not yet started)."""
+    """The walkthrough's moving parts around a running lab (agent not yet started)."""
 
     lab: Lab
     workdir: Path
 
-    @property
-    def cloud_url(self) -> str:
-        return f"http://{lab_plan.CLOUD_V4}"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfig"
-
     def setup(self) -> None:
-        """Start API server and moto on the cloud host, seed them, start the proxy."""
-        bin_dir = Path(sys.executable).parent
-        cloud = self.lab.plan.cloud
-        api = self.lab._spawn(
-            "apiserver",
-            cloud,
-            [
-                *topology.podwarden_argv(),
-                "lab",
-                "apiserver",
-                "--listen",
-                f"{lab_plan.CLOUD_V4}:{APISERVER_PORT}",
-            ],
+        """Start moto, permit the walkthrough's roles in the namespace, start the agent."""
+        self.lab.start_sts()
+        allowed = json.dumps(list(moto.ROLES))
+        self.kubectl(
+            "annotate",
+            "--overwrite",
+            "namespace",
+            cluster.NAMESPACE,
+            f"{ALLOWED_ROLES_KEY}={allowed}",
         )
-        moto = self.lab._spawn(
-            "moto",
-            cloud,
-            [str(bin_dir / "moto_server"), "-H", lab_plan.CLOUD_V4, "-p", str(MOTO_PORT)],
-        )
-        processes.wait_listening(api, [APISERVER_PORT], timeout=30)
-        processes.wait_listening(moto, [MOTO_PORT], timeout=30)
-        moto_url = f"{self.cloud_url}:{MOTO_PORT}"
-        seeded = _checked(
-            netns.run(
-                [sys.executable, "-c", SEED, moto_url, ACCOUNT, BUCKET],
-                netns=cloud,
-                timeout=60,
-                check=False,
-            ),
-            "seeding moto",
-        )
-        keys = json.loads(seeded.strip().splitlines()[-1])
-        self.kubeconfig.write_text(KUBECONFIG % f"{self.cloud_url}:{APISERVER_PORT}")
-        namespace = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": "team",
-                "annotations": {
-                    "iam.amazonaws.com/allowed-roles": json.dumps(["reader", "no-list"])
-                },
-            },
-        }
-        self._apply(namespace)
-        pod = self.lab.plan.pods[0]
-        body = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "mypod", "namespace": "team"},
-            "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "aws-cli"}]},
-            "status": {
-                "phase": "Running",
-                "podIP": pod.ipv4,
-                "podIPs": [{"ip": pod.ipv4}, {"ip": pod.ipv6}],
-            },
-        }
-        _checked(
-            netns.run(
-                [
-                    "curl",
-                    "-sS",
-                    "--fail",
-                    "-X",
-                    "POST",
-                    "-H",
-                    "Content-Type: application/json",
-                    "--data",
-                    json.dumps(body),
-                    f"{self.cloud_url}:{APISERVER_PORT}/api/v1/namespaces/team/pods",
-                ],
-                netns=self.lab.plan.node,
-                check=False,
-            ),
-            "creating the pod",
-        )
-        # The node's own keys (the first link of the standard chain) and the identity flags,
-        # for the agent (or the proxy, with the other interception modes) alike.
-        self.lab.service_env = {
-            "AWS_ACCESS_KEY_ID": keys["key"],
-            "AWS_SECRET_ACCESS_KEY": keys["secret"],
-            "AWS_SESSION_TOKEN": "",
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.workdir / "none"),
-            "AWS_CONFIG_FILE": str(self.workdir / "none"),
-        }
-        self.lab.service_flags = [
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--node",
-            "node-a",
-            "--base-role-arn",
-            BASE_ROLE_ARN,
-            "--sts-endpoint",
-            moto_url,
-        ]
         self.lab.start_proxy("aws")
 
-    def _apply(self, obj: dict[str, Any]) -> None:
-        path = self.workdir / f"{obj['kind'].lower()}.json"
-        path.write_text(json.dumps(obj))
-        self.kubectl("apply", "-f", str(path))
-
     def kubectl(self, *args: str) -> str:
-        return _checked(
-            netns.run(
-                ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
-                netns=self.lab.plan.node,
-                check=False,
-            ),
-            "kubectl " + " ".join(args),
-        )
+        """kubectl against the lab API server; WalkthroughError when it fails."""
+        done = self.lab.kubectl(*args)
+        if done.returncode != 0:
+            raise WalkthroughError(
+                f"kubectl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}"
+            )
+        return done.stdout
 
     def annotate(self, role: str | None) -> None:
         value = f"{ROLE_KEY}-" if role is None else f"{ROLE_KEY}={role}"
-        self.kubectl("annotate", "--overwrite", "pods", "mypod", value)
+        self.kubectl("annotate", "--overwrite", "pods", POD, value)
 
     def ls(self) -> tuple[int, str]:
         """`aws s3 ls s3://team-bucket` in the pod: (exit code, stdout + stderr)."""
         aws = str(Path(sys.executable).with_name("aws"))
         done = self.lab.exec(
             POD,
-            [aws, "--endpoint-url", f"{self.cloud_url}:{MOTO_PORT}", "s3", "ls", f"s3://{BUCKET}"],
+            [aws, "--endpoint-url", moto.URL, "s3", "ls", f"s3://{moto.BUCKET}"],
             env={
                 "AWS_ACCESS_KEY_ID": "",
                 "AWS_SECRET_ACCESS_KEY": "",
@@ -258,7 +114,7 @@ def outcome(code: int, out: str) -> str:
 
 
 STEPS: tuple[tuple[str, str | None, str], ...] = (
-    ("mypod, no annotation", None, "Unable to locate credentials"),
+    (f"{POD}, no annotation", None, "Unable to locate credentials"),
     ("annotate role=reader", "reader", "listing works"),
     ("remove the annotation", None, "Unable to locate credentials"),
     ("annotate role=no-list", "no-list", "AccessDenied"),
@@ -277,12 +133,18 @@ def walk(
     with ctx.lab(provider="aws", proxy=False) as the_lab, tempfile.TemporaryDirectory() as tmp:
         walkthrough = Walkthrough(the_lab, Path(tmp))
         walkthrough.setup()
+        allowed = json.dumps(list(moto.ROLES))
+        ctx.echo(
+            f"$ kubectl annotate namespace {cluster.NAMESPACE} {ALLOWED_ROLES_KEY}='{allowed}'"
+        )
         for index, (check, role, expected) in enumerate(STEPS):
             if index:
+                value = f"{ROLE_KEY}-" if role is None else f"{ROLE_KEY}={role}"
+                ctx.echo(f"$ kubectl annotate --overwrite pods {POD} {value}")
                 walkthrough.annotate(role)
             code, out = walkthrough.ls_until(_expecting(expected))
             seen = outcome(code, out)
-            ctx.echo(f"$ aws s3 ls s3://{BUCKET}  # {check}: {seen}")
+            ctx.echo(f"$ aws s3 ls s3://{moto.BUCKET}  # {check}: {seen}")
             if after_step is not None:
                 after_step(walkthrough, index)
             rows.append(

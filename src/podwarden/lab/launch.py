@@ -1,4 +1,4 @@
-"""The command lines of the lab's long-lived processes: emulator, proxy, agent.
+"""The command lines of the lab's long-lived processes: emulator, API server, proxy, agent.
 
 Pure (no I/O but finding this podwarden's own script), so a test can read
 exactly what the lab runs.
@@ -9,10 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from podwarden.lab import cluster, moto
 from podwarden.lab import plan as lab_plan
 
 UPSTREAM = f"http://{lab_plan.IMDS_V4}"
 HEALTH_PORT = 8776  # the agent's /readyz, on 127.0.0.1 in the node namespace
+# Where identity's cloud APIs point when the lab has none: a closed port on the
+# cloud host, so a role that cannot be assumed is refused at once and no request
+# ever leaves the lab's namespaces (the real STS or IAM Credentials endpoints).
+UNREACHABLE = f"http://{lab_plan.CLOUD_V4}:9"
 
 
 def podwarden_argv() -> list[str]:
@@ -75,3 +80,26 @@ def default_agent_argv(
         f"127.0.0.1:{HEALTH_PORT}",
     ]
     return argv + (["--pod-cgroup", pod_cgroup] if pod_cgroup else [])
+
+
+def apiserver_argv(state_file: Path) -> list[str]:
+    """The lab API server on the node's pod-side address, its objects kept in `state_file`."""
+    listen = f"{lab_plan.NODE_POD_SIDE_V4}:{cluster.APISERVER_PORT}"
+    return [*podwarden_argv(), "lab", "apiserver", "--listen", listen, "--state", str(state_file)]
+
+
+def identity_flags(provider: str, *, kubeconfig: Path, sts: str) -> list[str]:
+    """The identity flags of the lab's agent (or proxies) for `provider`.
+
+    Pods are followed on the lab node through the lab API server. AWS roles
+    are assumed in moto when `sts == "moto"`, else at UNREACHABLE (so they are
+    refused with IMDS's error shape); GCP service accounts are minted at
+    UNREACHABLE; Azure needs nothing (token requests go to the emulator).
+    """
+    flags = ["--kubeconfig", str(kubeconfig), "--node", cluster.NODE_NAME]
+    if provider == "aws":
+        endpoint = moto.URL if sts == "moto" else UNREACHABLE
+        flags += ["--base-role-arn", moto.BASE_ROLE_ARN, "--sts-endpoint", endpoint]
+    elif provider == "gce":
+        flags += ["--gcp-iam-endpoint", UNREACHABLE]
+    return flags

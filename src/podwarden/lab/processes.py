@@ -62,10 +62,13 @@ def start(
     netns_name: str,
     argv: Sequence[str],
     log_dir: Path,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     keep_sysfs: bool = False,
 ) -> ProcessRecord:
     """Start `argv` inside `netns_name`, output appended to `log_dir/<name>.log`.
+
+    `env` is added to this process's environment; a None value removes the
+    variable (the lab's node must not inherit the caller's AWS profile).
 
     `keep_sysfs=True` enters with `nsenter --net` instead of `ip netns exec`,
     which remounts /sys and so hides /sys/fs/cgroup: the agent needs it to
@@ -74,7 +77,11 @@ def start(
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     full_env = dict(os.environ)
-    full_env.update(env or {})
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
     with log_path.open("ab") as log:
         wrapped = (
             ["nsenter", f"--net={netns.NETNS_DIR / netns_name}", *argv]

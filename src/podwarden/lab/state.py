@@ -41,7 +41,11 @@ class ProcessRecord:
 
 @dataclass
 class LabState:
-    """Everything `lab down` needs: namespaces, processes, and the plan's facts."""
+    """Everything `lab down` needs: namespaces, processes, and the plan's facts.
+
+    `kubeconfig` is the lab API server's kubeconfig ("" before it is written);
+    `sts` is "moto" once moto serves the lab's AWS, else "none".
+    """
 
     prefix: str
     provider: str
@@ -51,6 +55,8 @@ class LabState:
     proxy: bool = False
     interception: str = "lab-dnat"
     ready: bool = False
+    kubeconfig: str = ""
+    sts: str = "none"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (also what `lab status --format json` prints)."""
@@ -70,6 +76,8 @@ class LabState:
                 proxy=bool(data.get("proxy", False)),
                 interception=str(data.get("interception", "lab-dnat")),
                 ready=bool(data.get("ready", False)),
+                kubeconfig=str(data.get("kubeconfig", "")),
+                sts=str(data.get("sts", "none")),
             )
         except (KeyError, TypeError) as exc:
             raise StateError(f"lab state is malformed ({exc})") from exc

@@ -1,8 +1,11 @@
-"""The lab itself: build the namespaces, start the cloud and the agent, tear it all down.
+"""The lab itself: build the namespaces, start the cloud, the API server and the agent.
 
 By default the node runs `podwarden agent` (proxy, rules and reconcile in
 one process, as the DaemonSet does); `interception_mode="lab-dnat"` or
 `"podwarden-rules"` run a plain `podwarden proxy` with separate rules.
+The node also runs the lab API server (lab pods are Pod objects, see
+cluster.py), and the agent follows it with its identity flags; `sts="moto"`
+adds moto on the cloud host so AWS roles can really be assumed (moto.py).
 
 `up` records every step in the state file before taking it, and tears down
 on any failure; `down` works from that file in a later process, kills only
@@ -22,7 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwarden.lab import cgroup, interception, launch, netns, network, processes, state
+from podwarden.lab import (
+    cgroup,
+    cluster,
+    files,
+    interception,
+    launch,
+    moto,
+    netns,
+    network,
+    processes,
+    state,
+)
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.plan import Plan
 from podwarden.lab.state import LabState, ProcessRecord
@@ -34,6 +48,7 @@ podwarden_argv = launch.podwarden_argv
 default_cloud_argv = launch.default_cloud_argv
 default_proxy_argv = launch.default_proxy_argv
 default_agent_argv = launch.default_agent_argv
+STS_CHOICES = ("none", "moto")
 
 
 class LabError(Exception):
@@ -47,9 +62,9 @@ ProxyArgv = Callable[[str, str], list[str]]
 class Lab:
     """A running lab: run commands in pods, switch the agent (or proxy) on and off.
 
-    `service_flags` and `service_env` are added to the agent's (or proxy's)
-    command line and environment: the identity walkthrough passes its
-    cluster source and the node's AWS keys this way.
+    The agent (or proxy) always gets the lab's identity flags (launch.identity_flags)
+    and node environment (files.node_aws_env); `service_flags` and
+    `service_env` are added after them, for experiments with other flags.
     """
 
     plan: Plan
@@ -60,6 +75,50 @@ class Lab:
     service_flags: list[str] = field(default_factory=list)
     service_env: dict[str, str] = field(default_factory=dict)
     reconcile_period: float = 1.0
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The kubeconfig of the lab API server (reachable from the node and the pods)."""
+        if not self.state.kubeconfig:
+            raise LabError("this lab has no API server (recorded before it had one?)")
+        return Path(self.state.kubeconfig)
+
+    def kubectl_argv(self, args: Sequence[str]) -> list[str]:
+        """kubectl with the lab's kubeconfig, run in the node namespace."""
+        kubectl = ["kubectl", "--kubeconfig", str(self.kubeconfig), *args]
+        return netns.pid_netns_argv(self.plan.node, kubectl)
+
+    def kubectl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against the lab API server, capture text (the caller checks the code)."""
+        return subprocess.run(
+            self.kubectl_argv(args), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def start_sts(self) -> None:
+        """Start and seed moto on the cloud host (IAM, STS, S3; see moto.py).
+
+        The agent (or proxy) started afterwards assumes roles there with the
+        node's own keys; one already running keeps its flags until restarted.
+        """
+        if self.state.sts == "moto":
+            return
+        record = self._spawn("moto", self.plan.cloud, moto.argv())
+        processes.wait_listening(record, [moto.PORT], timeout=30)
+        try:
+            moto.seed(
+                cloud_netns=self.plan.cloud,
+                credentials_file=files.node_credentials_path(self.state_dir),
+            )
+        except moto.MotoError as exc:
+            raise LabError(f"{exc}; see {record.log}") from exc
+        self.state.sts = "moto"
+        self._save()
+
+    def identity_flags(self, provider: str) -> list[str]:
+        """The identity flags the lab's agent (or proxy) runs with for `provider`."""
+        if not self.state.kubeconfig:
+            return []
+        return launch.identity_flags(provider, kubeconfig=self.kubeconfig, sts=self.state.sts)
 
     @property
     def pod_cgroup(self) -> Path | None:
@@ -124,7 +183,12 @@ class Lab:
             pod_cgroup=found.relative_to(found.parent).as_posix() if found else None,
             reconcile_period=self.reconcile_period,
         )
-        record = self._spawn("agent", self.plan.node, [*argv, *self.service_flags], nsenter=True)
+        record = self._spawn(
+            "agent",
+            self.plan.node,
+            [*argv, *self.identity_flags(provider), *self.service_flags],
+            nsenter=True,
+        )
         processes.wait_listening(record, [lab_plan.PROXY_PORT, HEALTH_PORT], timeout=30)
         self.wait_ready(record)
 
@@ -159,10 +223,11 @@ class Lab:
             "proxy": f"{lab_plan.NODE_POD_SIDE_V4}:{lab_plan.PROXY_PORT}",
             "proxy6": f"[{lab_plan.NODE_POD_SIDE_V6}]:{lab_plan.PROXY_PORT}",
         }
+        # A stand-in proxy (the tests' echo server) takes no podwarden flags.
+        real = self.proxy_argv is default_proxy_argv
+        flags = [*(self.identity_flags(chosen) if real else []), *self.service_flags]
         started = [
-            self._spawn(
-                name, self.plan.node, [*self.proxy_argv(chosen, listen), *self.service_flags]
-            )
+            self._spawn(name, self.plan.node, [*self.proxy_argv(chosen, listen), *flags])
             for name, listen in listens.items()
         ]
         for record in started:  # both start at once; wait for each afterwards
@@ -193,8 +258,14 @@ class Lab:
         self.state.proxy = False
         self._save()
 
-    def _start(self, name: str, ns: str, argv: list[str], ports: Sequence[int]) -> None:
-        processes.wait_listening(self._spawn(name, ns, argv), ports)
+    def _start_base(self, cloud_argv: list[str]) -> None:
+        """Cloud emulator and API server, started together, each awaited."""
+        self.state.kubeconfig = str(files.write_cluster(self.plan, state_dir=self.state_dir))
+        cloud = self._spawn("cloud", self.plan.cloud, cloud_argv)
+        api_state = files.apiserver_state_path(self.state_dir)
+        api = self._spawn("apiserver", self.plan.node, launch.apiserver_argv(api_state))
+        processes.wait_listening(cloud, lab_plan.CLOUD_PORTS)
+        processes.wait_listening(api, [cluster.APISERVER_PORT], timeout=30)
 
     def _spawn(
         self, name: str, ns: str, argv: list[str], *, nsenter: bool = False
@@ -204,12 +275,19 @@ class Lab:
             netns_name=ns,
             argv=argv,
             log_dir=self.state_dir / "logs",
-            env={"PYTHONUNBUFFERED": "1", **(self.service_env if _is_service(name) else {})},
+            env=self._env(name),
             keep_sysfs=nsenter,
         )
         self.state.processes.append(record)
         self._save()
         return record
+
+    def _env(self, name: str) -> dict[str, str | None]:
+        env: dict[str, str | None] = {"PYTHONUNBUFFERED": "1"}
+        if _is_service(name):
+            env.update(files.node_aws_env(self.state_dir))
+            env.update(self.service_env)
+        return env
 
     def _record_namespace(self, ns: str) -> None:
         self.state.namespaces.append(ns)
@@ -234,14 +312,20 @@ def up(
     cloud_argv: Sequence[str] | None = None,
     proxy_argv: ProxyArgv | None = None,
     interception_mode: str = interception.DEFAULT_MODE,
+    sts: str = "none",
 ) -> Lab:
-    """Build and start a lab; on any failure tear down what was built and raise LabError."""
+    """Build and start a lab; on any failure tear down what was built and raise LabError.
+
+    `sts="moto"` also starts moto (Lab.start_sts) before the agent.
+    """
     if not netns.available():
         raise LabError("the lab needs root and iproute2 (network namespaces)")
     plan = lab_plan.make(provider=provider, pods=pods, prefix=prefix)
     if interception_mode not in interception.MODES:
         accepted = ", ".join(interception.MODES)
         raise LabError(f"interception {interception_mode!r} unknown (accepted: {accepted})")
+    if sts not in STS_CHOICES:
+        raise LabError(f"sts {sts!r} unknown (accepted: {', '.join(STS_CHOICES)})")
     existing = state.load(state_dir=state_dir)
     if existing is not None:
         raise LabError(
@@ -270,9 +354,9 @@ def up(
                 cgroup.create(prefix)
             except cgroup.CgroupUnavailable:
                 pass  # the agent runs without host-network matching; the demo says so
-        the_lab._start(
-            "cloud", plan.cloud, list(cloud_argv or default_cloud_argv()), lab_plan.CLOUD_PORTS
-        )
+        the_lab._start_base(list(cloud_argv or default_cloud_argv()))
+        if sts == "moto":
+            the_lab.start_sts()
         if proxy:
             the_lab.start_proxy(provider)
         record.ready = True
@@ -319,6 +403,7 @@ def down(*, state_dir: Path = state.STATE_DIR, prefix: str = lab_plan.DEFAULT_PR
         except Exception as exc:
             failures.append(f"delete netns {name}: {exc}")
     failures += cgroup.remove(prefix)
+    files.remove(state_dir)  # after the API server stopped: it saves its objects on exit
     state.forget(state_dir=state_dir)
     return failures
 
@@ -358,6 +443,7 @@ def lab(
     cloud_argv: Sequence[str] | None = None,
     proxy_argv: ProxyArgv | None = None,
     interception_mode: str = interception.DEFAULT_MODE,
+    sts: str = "none",
 ) -> Iterator[Lab]:
     """A lab for the duration of a `with` block, torn down whatever happens inside."""
     the_lab = up(
@@ -369,6 +455,7 @@ def lab(
         cloud_argv=cloud_argv,
         proxy_argv=proxy_argv,
         interception_mode=interception_mode,
+        sts=sts,
     )
     try:
         yield the_lab

@@ -12,12 +12,11 @@ import yaml
 
 from podwarden.podsecurity import evaluate
 from podwarden.podsecurity.levels import level_version
+from podwarden.testing import conformance
 from tests.conformance.test_pss_fixtures import _acceptable_ids
 from tests.integration.webhooks.conftest import Starter, namespace, review, write_yaml
 
-DATA = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "pod-security-standards"
-)
+DATA = conformance.data_dir()
 SAMPLE = [
     ("baseline", "v1.0"),
     ("baseline", "v1.24"),
@@ -46,7 +45,7 @@ def _sample() -> list[tuple[str, str, str, Path]]:
 
 async def test_conformance_sample_through_the_webhook(start_webhook: Starter) -> None:
     if not DATA.is_dir():
-        pytest.skip(f"conformance data not found at {DATA}")
+        pytest.fail(conformance.missing_message(DATA))
     cluster = [
         namespace(
             _label(level, version),

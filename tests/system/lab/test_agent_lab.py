@@ -39,7 +39,7 @@ def test_lab_up_runs_the_agent_with_a_pod_cgroup_and_down_removes_both(where):
             ).stdout
         )
         assert status["interception"] == "agent"
-        assert status["processes_alive"] == {"cloud": True, "agent": True}
+        assert status["processes_alive"] == {"cloud": True, "apiserver": True, "agent": True}
         assert cgroup.directory(where.prefix) is not None
         # the agent's own table is live in the node namespace (and nowhere else)
         the_lab = topology.load(state_dir=where.state_dir)

@@ -35,7 +35,7 @@ def test_up_status_exec_down_round_trip_leaves_nothing(where):
         status = json.loads(cli(where, "lab", "status", "--format", "json").stdout)
         assert status["up"] is True and status["provider"] == "azure" and not status["proxy"]
         assert all(status["namespaces_alive"].values())
-        assert status["processes_alive"] == {"cloud": True}
+        assert status["processes_alive"] == {"cloud": True, "apiserver": True}
         table = cli(where, "lab", "status").stdout
         assert "lab up: provider azure, proxy off" in table
 

@@ -87,7 +87,7 @@ def test_the_dnat_sends_pod_metadata_traffic_to_the_proxy_and_closes_side_doors(
         the_lab.stop_proxy()
         got = curl(the_lab, "pod-a", "http://169.254.169.254/latest/")
         assert got.stdout.startswith("echo-cloud 169.254.169.254 80 ")
-        assert [p.name for p in the_lab.state.processes] == ["cloud"]
+        assert [p.name for p in the_lab.state.processes] == ["cloud", "apiserver"]
 
 
 def test_a_lab_that_fails_half_way_leaves_nothing(where):
