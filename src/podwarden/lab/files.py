@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from podwarden.lab import cluster, moto
@@ -28,6 +29,11 @@ def apiserver_state_path(state_dir: Path) -> Path:
 def node_credentials_path(state_dir: Path) -> Path:
     """The node's AWS shared-credentials file (present only with moto)."""
     return state_dir / moto.NODE_CREDENTIALS_NAME
+
+
+def kube_cache_path(state_dir: Path) -> Path:
+    """kubectl's discovery and HTTP cache for this lab (not the user's ~/.kube/cache)."""
+    return state_dir / "kube-cache"
 
 
 def write_cluster(plan: Plan, *, state_dir: Path) -> Path:
@@ -54,10 +60,11 @@ def node_aws_env(state_dir: Path) -> dict[str, str | None]:
 
 
 def remove(state_dir: Path) -> None:
-    """Remove every file above (no error for those that do not exist)."""
+    """Remove every file above and the kubectl cache (no error for what does not exist)."""
     for path in (
         kubeconfig_path(state_dir),
         apiserver_state_path(state_dir),
         node_credentials_path(state_dir),
     ):
         path.unlink(missing_ok=True)
+    shutil.rmtree(kube_cache_path(state_dir), ignore_errors=True)

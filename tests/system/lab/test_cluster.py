@@ -149,6 +149,7 @@ def test_kubectl_lists_the_lab_pods_and_identity_follows_their_annotations(where
     assert_clean(where, recorded.processes if recorded else [])
     assert not files.kubeconfig_path(where.state_dir).exists()
     assert not files.apiserver_state_path(where.state_dir).exists()
+    assert not files.kube_cache_path(where.state_dir).exists()  # `lab kubectl`'s cache too
 
 
 AWS_IN_POD = {
