@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEB_PACKAGES := nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk
+DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -32,8 +32,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/podwarden demo
 
+# pytest's exit 5 ("no tests collected") is a failure here, with its own message.
 test: setup
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests — a failure" >&2; exit 1; fi; \
+	exit $$rc
 
 test-unit: setup
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

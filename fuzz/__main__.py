@@ -18,7 +18,11 @@ import subprocess
 import sys
 
 # Every fuzz target, explicitly: name -> module exposing one_input(data: bytes).
-TARGETS = {"firewall": "fuzz.target", "admission_review": "fuzz.admission_review"}
+TARGETS = {
+    "firewall": "fuzz.target",
+    "admission_review": "fuzz.admission_review",
+    "http1": "fuzz.http1_server",
+}
 
 
 def shares(seconds: int, count: int) -> list[int]:

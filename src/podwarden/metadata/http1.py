@@ -11,6 +11,15 @@ needs around it: keep-alive, pipelined requests answered in order, limits on
 the target, headers and body, 100-continue, back-pressure, idle timeouts and
 a drain that lets in-flight requests finish.
 
+Hardening a pod-facing port needs (llhttp already refuses Content-Length with
+Transfer-Encoding, duplicate lengths, obs-fold, bare CR/LF, bad header names
+and NUL): only HTTP/1.0 and 1.1 are served (0.9 and 2.0 are refused with
+505); after a 400 the connection closes, since a request the proxy could not
+take as canonical may be one whose framing a client and this server read
+differently; a request must arrive whole within `header_timeout` (slowloris);
+at most `max_connections` connections are served at once; the client is the
+TCP peer and nothing else (no PROXY protocol, no forwarding header).
+
 The request-target and header lines reach the handler exactly as sent: no
 normalisation happens here, the firewall decides what they mean.
 """
@@ -61,6 +70,8 @@ class Limits:
     max_headers: int = 128
     max_body: int = 65536
     idle_timeout: float = 75.0
+    header_timeout: float = 10.0  # a request (head and body) must arrive whole this fast
+    max_connections: int = 4096  # more at once are answered 503 and closed
     max_queued: int = 16  # pipelined requests waiting per connection before reading pauses
 
 
@@ -74,12 +85,17 @@ _BAD = {
     414: b"HTTP/1.1 414 URI Too Long\r\nContent-Type: text/plain; charset=utf-8\r\n",
     431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"Content-Type: text/plain; charset=utf-8\r\n",
+    503: b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n",
+    505: b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain; charset=utf-8\r\n",
 }
 _BAD_BODY = {
     400: b"malformed HTTP request\n",
     414: b"request-target too long\n",
     431: b"request headers too large\n",
+    503: b"too many connections to the metadata proxy\n",
+    505: b"only HTTP/1.0 and HTTP/1.1 are served\n",
 }
+_SERVED_VERSIONS = ("1.1", "1.0")
 
 
 class Server:
@@ -128,14 +144,17 @@ class Server:
         return self._date_line
 
     async def _sweep(self) -> None:
-        """Close connections idle for longer than the idle timeout (slow or silent clients)."""
+        """Close connections idle too long, or too slow to send a whole request (slowloris)."""
         timeout = self.limits.idle_timeout
+        header_timeout = self.limits.header_timeout
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(min(timeout / 2, 5.0))
-            deadline = loop.time() - timeout
+            await asyncio.sleep(min(timeout / 2, header_timeout / 2, 5.0))
+            now = loop.time()
             for connection in list(self.connections):
-                if connection.last_active < deadline:
+                reading = connection.reading_since
+                too_slow = reading is not None and reading < now - header_timeout
+                if too_slow or connection.last_active < now - timeout:
                     connection.close_if_idle()
 
 
@@ -157,6 +176,9 @@ class _Connection(asyncio.Protocol):
         self._read_paused = False
         self._write_paused = False
         self.last_active = self._loop.time()
+        # When the request being read began (None between requests): a request, head
+        # and body, that is not whole within `header_timeout` closes the connection.
+        self.reading_since: float | None = self.last_active
         self._begin()
 
     def _begin(self) -> None:
@@ -176,6 +198,10 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if len(self._server.connections) >= self._limits.max_connections:
+            self._ignore_input = True
+            self._answer_and_close(503)
+            return
         self._server.connections.add(self)
         if self._server.draining:
             transport.close()
@@ -201,6 +227,13 @@ class _Connection(asyncio.Protocol):
             if not self._ignore_input:  # bytes after a `Connection: close` request are dropped
                 self._fail(self._refusal)
 
+    def eof_received(self) -> bool:
+        """The client finished sending: answer what is owed, then close (half-close works)."""
+        self._ignore_input = True
+        self._close_when_done = True
+        self._close_if_done()
+        return True  # keep the transport open for the answers still being served
+
     def pause_writing(self) -> None:
         self._write_paused = True
         self._update_reading()
@@ -212,6 +245,7 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        self.reading_since = self._loop.time()
         self._begin()
 
     def on_url(self, url: bytes) -> None:
@@ -231,6 +265,9 @@ class _Connection(asyncio.Protocol):
             raise _Refused
 
     def on_headers_complete(self) -> None:
+        if self._parser.get_http_version() not in _SERVED_VERSIONS:
+            self._refusal = 505  # HTTP/0.9 has no headers to judge, 2.0 is not spoken here
+            raise _Refused
         length = -1
         chunked = expect = False
         for name, value in self._headers:
@@ -257,6 +294,7 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading_since = None
         if self._discard or self._ignore_input:  # nothing after a last request is answered
             return
         request = self._request(body=b"".join(self._body))
@@ -322,7 +360,9 @@ class _Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         head, body = answer
-        close = not request.keep_alive or self._server.draining
+        # After a 400 nothing more on this connection is trusted: the refused request may
+        # be one whose framing the client (or a proxy before us) reads differently.
+        close = not request.keep_alive or self._server.draining or head[9:13] == b"400 "
         if close:
             ending = b"Connection: close\r\n\r\n"
         elif request.http10:
@@ -346,6 +386,12 @@ class _Connection(asyncio.Protocol):
             return
         if self._task is not None or self._queue:
             self._failed = status
+            return
+        self._answer_and_close(status)
+
+    def _answer_and_close(self, status: int) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
             return
         body = _BAD_BODY[status]
         transport.write(

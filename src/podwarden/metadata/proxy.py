@@ -441,7 +441,12 @@ async def start(
 
     server = http1.Server(
         handler,
-        limits=http1.Limits(max_body=settings.max_body_bytes, idle_timeout=settings.idle_timeout),
+        limits=http1.Limits(
+            max_body=settings.max_body_bytes,
+            idle_timeout=settings.idle_timeout,
+            header_timeout=settings.header_timeout,
+            max_connections=settings.max_connections,
+        ),
     )
     try:
         # Metrics first: once the proxy port answers, /readyz answers too.

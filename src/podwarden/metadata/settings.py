@@ -40,6 +40,8 @@ class ProxySettings:
     token_capacity: int = 16384
     max_body_bytes: int = 65536
     idle_timeout: float = 75.0  # keep-alive connections silent this long are closed
+    header_timeout: float = 10.0  # a request not whole this long after it began is dropped
+    max_connections: int = 4096  # client connections served at once; more get 503 and close
     workers: int = 1  # processes sharing the listen port (SO_REUSEPORT), see workers.py
     reuse_port: bool = False  # listen with SO_REUSEPORT (set for every worker of a proxy)
 
@@ -57,6 +59,7 @@ class ProxySettings:
             "upstream_connect_timeout",
             "drain_timeout",
             "idle_timeout",
+            "header_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
@@ -66,6 +69,7 @@ class ProxySettings:
             "verdict_memo_entries",
             "token_capacity",
             "workers",
+            "max_connections",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")

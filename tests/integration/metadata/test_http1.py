@@ -204,3 +204,217 @@ async def test_random_garbage_never_breaks_the_server(emulator, start_proxy):
     writer.write(get(ID))
     assert (await read_response(reader))["status"] == 200  # still serving
     writer.close()
+
+
+# --- the front door as an attacker sees it (request smuggling, slow clients, floods) ---
+
+
+async def answers_then_close(reader: asyncio.StreamReader) -> list[dict[str, object]]:
+    """Every answer until the proxy closes the connection (fails on a hang)."""
+    answers = []
+    while True:
+        line = await asyncio.wait_for(reader.readline(), 5)
+        if not line:
+            break
+        headers: dict[str, str] = {}
+        while (header := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        answers.append({"status": int(line.split()[1]), "headers": headers, "body": body})
+    return answers
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        get(ID, b"Transfer-Encoding: chunked") + b"0\r\n\r\n",  # chunked on GET
+        get(b"/computeMetadata//v1/instance/id"),  # not canonical
+        get(b"http://metadata.google.internal" + KUBE_ENV),  # absolute-form
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        get(ID, b"Host: other"),  # a second Host
+        get(ID, b"metadata-flavor: Google"),  # a second flavor header, other case
+    ],
+    ids=[
+        "chunked-get",
+        "empty-segment",
+        "absolute-form",
+        "options-star",
+        "two-hosts",
+        "two-flavors",
+    ],
+)
+async def test_a_refused_request_closes_the_connection_so_nothing_rides_behind_it(
+    gce, request_bytes
+):
+    reader, writer = await connect(gce)
+    writer.write(request_bytes + get(KUBE_ENV) + get(ID))
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [400]
+    assert answers[0]["headers"]["connection"] == "close"  # type: ignore[index]
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /computeMetadata/v1/instance/attributes/kube-env\r\n\r\n",  # HTTP/0.9
+        get(ID, version=b"2.0"),
+        get(ID, version=b"0.9"),
+    ],
+    ids=["http-0.9", "http-2.0", "http-0.9-with-version"],
+)
+async def test_only_http_10_and_11_are_served(gce, request_bytes):
+    reader, writer = await connect(gce)
+    writer.write(request_bytes)
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [505]
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        get(ID, b"Content-Length: 0", b"Content-Length: 0") + get(KUBE_ENV),
+        get(ID, b"Content-Length: 0", b"Content-Length: 12"),
+        get(ID, b"Transfer-Encoding: identity"),
+        b"PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\n",
+        b"GET " + ID + b" HTTP/1.1\r\nHost: x\r\nMetadata-Flavor: Goo\r\n gle\r\n\r\n",  # obs-fold
+        b"GET " + ID + b" HTTP/1.1\nHost: x\nMetadata-Flavor: Google\n\n",  # bare LF
+        b"GET " + ID + b" HTTP/1.1\r\nHost: x\rMetadata-Flavor: Google\r\n\r\n",  # bare CR
+        get(ID, b"Metadata-Flavor : Google"),  # space before the colon
+        get(ID, b"X Y: z"),  # space in a name
+        get(ID, b"X-A: b\x00c"),  # NUL in a value
+        b"GET " + KUBE_ENV + b"\x00 HTTP/1.1\r\nHost: x\r\n\r\n",  # NUL in the target
+        b"PROXY TCP4 10.9.9.9 10.0.0.1 1 80\r\n" + get(ID),  # PROXY protocol: never honoured
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",  # h2 prior knowledge
+        b"get " + ID + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=[
+        "dup-cl-same",
+        "dup-cl-differ",
+        "te-identity",
+        "huge-chunk-size",
+        "obs-fold",
+        "bare-lf",
+        "bare-cr",
+        "space-before-colon",
+        "space-in-name",
+        "nul-in-value",
+        "nul-in-target",
+        "proxy-protocol",
+        "h2-preface",
+        "lower-case-method",
+    ],
+)
+async def test_smuggling_shapes_are_refused_with_400_and_closed(gce, request_bytes):
+    reader, writer = await connect(gce)
+    writer.write(request_bytes)
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [400], answers
+    writer.close()
+
+
+async def test_an_h2c_upgrade_is_not_switched_and_nothing_behind_it_is_answered(gce):
+    reader, writer = await connect(gce)
+    upgrade = get(
+        ID, b"Connection: Upgrade, HTTP2-Settings", b"Upgrade: h2c", b"HTTP2-Settings: AA"
+    )
+    writer.write(upgrade + get(KUBE_ENV))
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [200]  # no 101, and kube-env not read
+    writer.close()
+
+
+async def test_a_client_sending_its_request_byte_by_byte_is_cut_off(emulator, start_proxy):
+    running = await start_proxy(
+        ProviderName.GCE, await emulator(ProviderName.GCE), idle_timeout=30, header_timeout=0.6
+    )
+    reader, writer = await connect(running)
+
+    async def trickle() -> None:
+        for byte in get(ID, *[b"X-Slow-%d: v" % i for i in range(40)]):  # ~20 s at this pace
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.02)  # always active, never whole
+
+    sender = asyncio.create_task(trickle())
+    try:
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 4) == b""  # cut off, nothing answered
+        assert asyncio.get_running_loop().time() - started < 2.5
+    finally:
+        sender.cancel()
+        writer.close()
+
+
+async def test_a_connection_that_never_sends_is_closed_after_the_header_timeout(
+    emulator, start_proxy
+):
+    running = await start_proxy(
+        ProviderName.GCE, await emulator(ProviderName.GCE), idle_timeout=30, header_timeout=0.4
+    )
+    reader, writer = await connect(running)
+    assert await asyncio.wait_for(reader.read(), 3) == b""
+    writer.close()
+
+
+async def test_connections_beyond_the_bound_are_answered_503(emulator, start_proxy):
+    running = await start_proxy(
+        ProviderName.GCE, await emulator(ProviderName.GCE), max_connections=2
+    )
+    held = [await connect(running) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    reader, writer = await connect(running)
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [503]
+    writer.close()
+    for held_reader, held_writer in held:
+        held_writer.write(get(ID))
+        assert (await read_response(held_reader))["status"] == 200  # the held ones still work
+        held_writer.close()
+    await asyncio.sleep(0.05)
+    reader, writer = await connect(running)  # a freed slot is usable again
+    writer.write(get(ID))
+    assert (await read_response(reader))["status"] == 200
+    writer.close()
+
+
+async def test_a_half_closed_client_still_gets_its_answers(gce):
+    reader, writer = await connect(gce)
+    writer.write(get(ID) + get(b"/computeMetadata/v1/project/project-id"))
+    writer.write_eof()  # like `printf ... | nc -N`
+    answers = await answers_then_close(reader)
+    assert [a["status"] for a in answers] == [200, 200]
+    writer.close()
+
+
+async def test_no_client_header_reaches_the_upstream(emulator, start_proxy, relay):
+    upstream = await relay(await emulator(ProviderName.GCE))
+    running = await start_proxy(ProviderName.GCE, f"http://127.0.0.1:{upstream.port}")
+    reader, writer = await connect(running)
+    writer.write(
+        get(
+            ID,
+            b"Forwarded: for=10.9.9.9",
+            b"X-Real-IP: 10.9.9.9",
+            b"True-Client-IP: 10.9.9.9",
+            b"X-Client-IP: 10.9.9.9",
+            b"Via: 1.1 evil",
+            b"Authorization: Bearer pod",
+            b"X-Aws-Ec2-Metadata-Token: pod",
+            b"Cookie: a=b",
+        )
+    )
+    assert (await read_response(reader))["status"] == 200
+    writer.close()
+    [(method, target, headers)] = upstream.seen
+    assert (method, target) == ("GET", ID.decode())
+    assert sorted(headers.items()) == [("Metadata-Flavor", "Google")]
+
+
+@pytest.mark.parametrize("spelling", [b"x-forwarded-for", b"X-FORWARDED-FOR", b"x-Forwarded-For"])
+async def test_x_forwarded_for_in_any_case_is_refused(gce, spelling):
+    reader, writer = await connect(gce)
+    writer.write(get(ID, spelling + b": 10.9.9.9"))
+    assert (await read_response(reader))["status"] == 403
+    writer.close()
