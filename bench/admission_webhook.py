@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ RATE = 200
 RATE_SECONDS = 5
 HOST = "podwarden-webhook.podwarden.svc"
 TARGET_P99_US = 10_000.0
+WARM_CONNECTIONS = 8
+"""Kept-alive connections opened before the fixed-rate run, as the API server's pool
+holds them: a TLS handshake is then a start-up cost, not part of the measured tail."""
 
 
 def _review(pod: dict[str, Any], namespace: str) -> bytes:
@@ -139,8 +142,8 @@ async def _fixed_rate(port: int, path: str, body: bytes, ca: Path) -> dict[str, 
                     raise RuntimeError(f"HTTP {response.status}")
             latencies.append(time.perf_counter() - scheduled)
 
-        for _ in range(20):  # warm the pool's connections
-            await one(time.perf_counter())
+        for _ in range(4):  # open and warm WARM_CONNECTIONS pooled connections (TLS done)
+            await asyncio.gather(*(one(time.perf_counter()) for _ in range(WARM_CONNECTIONS)))
         latencies.clear()
         start = time.perf_counter()
         tasks = []
@@ -159,6 +162,15 @@ async def _fixed_rate(port: int, path: str, body: bytes, ca: Path) -> dict[str, 
         "p99_us": latencies[int(len(latencies) * 0.99)] * 1e6,
         "max_us": latencies[-1] * 1e6,
     }
+
+
+def _run(coroutine: Coroutine[Any, Any, dict[str, float]]) -> dict[str, float]:
+    """Run the load generator on uvloop when present: its own overhead is not measured."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def webhook_rows() -> list[dict[str, Any]]:
@@ -182,6 +194,9 @@ def webhook_rows() -> list[dict[str, Any]]:
         for name, config, path, pod in cases:
             body = _review(pod, "team")
             with _webhook(workdir, config) as port:
+                # The fixed rate first: after wrk the webhook may still be draining its queue.
+                fixed = _run(_fixed_rate(port, path, body, workdir / certs.CA_CERT))
+                load = os.getloadavg()[0]
                 loaded = _wrk(port, path, body, workdir)
                 if loaded is not None:
                     rows.append({
@@ -192,8 +207,6 @@ def webhook_rows() -> list[dict[str, Any]]:
                         "p50_us": loaded["p50_us"],
                         "p99_us": loaded["p99_us"],
                     })  # fmt: skip
-                fixed = asyncio.run(_fixed_rate(port, path, body, workdir / certs.CA_CERT))
-                load = os.getloadavg()[0]
                 verdict = "met" if fixed["p99_us"] < TARGET_P99_US else "MISSED"
                 rows.append({
                     "case": f"webhook {name}, fixed {RATE} req/s",

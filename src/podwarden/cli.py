@@ -17,6 +17,7 @@ from podwarden import __version__
 # name -> (module, attribute): the source of truth for what `podwarden` offers.
 COMMANDS: dict[str, tuple[str, str]] = {
     "proxy": ("podwarden.metadata.commands", "proxy"),
+    "identity": ("podwarden.metadata.identity.commands", "identity"),
     "agent": ("podwarden.agent.commands", "agent"),
     "rules": ("podwarden.netfilter.commands", "rules"),
     "probe": ("podwarden.probe.commands", "probe"),

@@ -154,10 +154,13 @@ def _judge_psp(
         finding.patch = _prefixed(result.patch, prefix) if result.patch else result.patch
         return
     severity = "error" if refuse else "warning"
-    finding.issues = [Issue(PSP_RULE, severity, reason) for reason in result.reasons]
+    # No usable policy (RBAC grants none, or none exist) leaves `reasons` empty: the
+    # refusal is then PSP's whole message, so JSON, the table and SARIF all say why.
+    reasons = list(result.reasons) or [result.message]
+    finding.issues = [Issue(PSP_RULE, severity, reason) for reason in reasons]
     if refuse:
         finding.allowed = False
-        finding.reasons = list(result.reasons)
+        finding.reasons = reasons
     else:
         finding.warnings = [result.message]
 

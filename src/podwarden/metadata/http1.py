@@ -17,7 +17,8 @@ and NUL): only HTTP/1.0 and 1.1 are served (0.9 and 2.0 are refused with
 505); after a 400 the connection closes, since a request the proxy could not
 take as canonical may be one whose framing a client and this server read
 differently; a request must arrive whole within `header_timeout` (slowloris);
-at most `max_connections` connections are served at once; the client is the
+at most `max_connections` connections are served at once, and at most
+`max_per_client` from one address (so one pod cannot hold them all); the client is the
 TCP peer and nothing else (no PROXY protocol, no forwarding header).
 
 The request-target and header lines reach the handler exactly as sent: no
@@ -72,6 +73,7 @@ class Limits:
     idle_timeout: float = 75.0
     header_timeout: float = 10.0  # a request (head and body) must arrive whole this fast
     max_connections: int = 4096  # more at once are answered 503 and closed
+    max_per_client: int = 256  # connections from one client address at once
     max_queued: int = 16  # pipelined requests waiting per connection before reading pauses
 
 
@@ -106,6 +108,7 @@ class Server:
         self.limits = limits
         self.draining = False
         self.connections: set[_Connection] = set()
+        self.per_client: dict[str, int] = {}
         self._listener: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._date_second = -1
@@ -198,16 +201,28 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        if len(self._server.connections) >= self._limits.max_connections:
+        server = self._server
+        if (
+            len(server.connections) >= self._limits.max_connections
+            or server.per_client.get(self._client, 0) >= self._limits.max_per_client
+        ):
             self._ignore_input = True
             self._answer_and_close(503)
             return
-        self._server.connections.add(self)
+        server.connections.add(self)
+        server.per_client[self._client] = server.per_client.get(self._client, 0) + 1
         if self._server.draining:
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._server.connections.discard(self)
+        server = self._server
+        if self in server.connections:
+            server.connections.discard(self)
+            left = server.per_client[self._client] - 1
+            if left:
+                server.per_client[self._client] = left
+            else:
+                del server.per_client[self._client]
         self._transport = None
         self._queue.clear()
 

@@ -446,6 +446,7 @@ async def start(
             idle_timeout=settings.idle_timeout,
             header_timeout=settings.header_timeout,
             max_connections=settings.max_connections,
+            max_per_client=settings.max_connections_per_client,
         ),
     )
     try:

@@ -42,6 +42,7 @@ class ProxySettings:
     idle_timeout: float = 75.0  # keep-alive connections silent this long are closed
     header_timeout: float = 10.0  # a request not whole this long after it began is dropped
     max_connections: int = 4096  # client connections served at once; more get 503 and close
+    max_connections_per_client: int = 256  # from one client address at once
     workers: int = 1  # processes sharing the listen port (SO_REUSEPORT), see workers.py
     reuse_port: bool = False  # listen with SO_REUSEPORT (set for every worker of a proxy)
 
@@ -70,6 +71,7 @@ class ProxySettings:
             "token_capacity",
             "workers",
             "max_connections",
+            "max_connections_per_client",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")

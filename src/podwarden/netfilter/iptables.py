@@ -55,6 +55,8 @@ def rule_lines(chain: str, rule: Rule, family: Family) -> list[str]:
             tail.append(f"-m {rule.proto} --dport {rule.dport}")
     if rule.ct_dnat:
         tail.append("-m conntrack --ctstate DNAT")
+    if rule.ct_reply:
+        tail.append("-m conntrack --ctdir REPLY")
     tail.append(f"-m comment --comment {rule.comment}")
     tail.append(_target(rule, family))
     addresses = rule.daddr or ("",)

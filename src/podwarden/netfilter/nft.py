@@ -60,6 +60,8 @@ def rule_text(rule: Rule) -> str:
         )
     if rule.ct_dnat:
         parts.append("ct status dnat")
+    if rule.ct_reply:
+        parts.append("ct direction reply")
     parts.append(_verdict(rule))
     parts.append(f'comment "{rule.comment}"')
     return " ".join(parts)

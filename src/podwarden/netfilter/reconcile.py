@@ -61,7 +61,7 @@ class Installer:
         tagged = self.tag_cgroups()  # before the rules: the agent's own cgroup untagged first
         self.backend.apply(self.ruleset)
         if self.ruleset.localnet_guard:
-            localnet.set_route_localnet(True, runner=self.runner)
+            localnet.enable(runner=self.runner)  # records the value found the first time
         flushed = conntrack.flush_metadata(runner=self.runner) if self.flush_conntrack else 0
         elapsed = time.perf_counter() - started
         APPLY_SECONDS.labels(self.backend.name).observe(elapsed)
@@ -106,10 +106,10 @@ class Installer:
 
 
 def uninstall(backend: Backend, *, runner: Runner) -> bool:
-    """Remove our rules (and route_localnet when we had turned it on)."""
+    """Remove our rules; route_localnet back to its value before we turned it on."""
     guarded = backend.has_localnet_guard()
     removed = backend.remove()
     if guarded:
-        localnet.set_route_localnet(False, runner=runner)
+        localnet.restore(runner=runner)
     _log.info("rules removed", backend=backend.name, found=removed)
     return removed

@@ -13,9 +13,16 @@ Shape (chain names are backend-neutral; iptables prefixes them PODWARDEN-):
   endpoints to the proxy); absent with `fail_closed_only`.
 - nat output: pod cgroup (host-network pods; a cgroup v2 path, or on v1 nodes
   a net_cls classid) -> `to_proxy`.
-- filter forward: pod interface -> `refuse_metadata`: DNS passes, every other packet to
-  a metadata address is rejected (TCP reset), so anything not redirected
-  fails at once and closed.
+- filter forward: pod interface -> `refuse_metadata`: DNS passes, and so do TCP
+  packets in the conntrack *reply* direction (a pod answering a connection the
+  metadata address opened: Azure's load-balancer health probes come from
+  168.63.129.16); every other packet to a metadata address is rejected (TCP
+  reset), so anything a pod originates and is not redirected fails at once and
+  closed. Untracked and invalid packets have no direction and stay refused, and
+  a TCP reply cannot open a connection to the metadata service's listening
+  ports (a SYN-ACK to a server that sent no SYN is answered with a reset), so
+  nothing refused before becomes reachable for pod-originated traffic; UDP
+  replies are not let through at all.
 - filter output: pod cgroup -> `refuse_metadata` (node processes are not matched).
 - filter input (proxy on 127.0.0.1 only): pod interface -> `localnet_guard`:
   only DNAT'ed traffic to the proxy may reach 127.0.0.0/8 (CVE-2020-8558).
@@ -161,6 +168,7 @@ class Rule:
     proto: Literal["tcp", "udp"] | None = None
     dport: int | None = None
     ct_dnat: bool = False
+    ct_reply: bool = False  # only packets in the conntrack reply direction
     comment: str = field(default="", compare=False)
 
 
@@ -265,6 +273,9 @@ def _refuse_rules() -> tuple[Rule, ...]:
         (4, endpoints.METADATA_V4),
         (6, endpoints.METADATA_V6),
     )
+    # Replies to connections opened *towards* the pod (load-balancer probes from
+    # WireServer): the pod did not originate them, so they are not metadata access.
+    replies = Rule(Verdict("return"), proto="tcp", ct_reply=True)
     dns = [
         Rule(Verdict("return"), family=family, daddr=addrs, proto=proto, dport=DNS_PORT)
         for family, addrs in families
@@ -278,7 +289,7 @@ def _refuse_rules() -> tuple[Rule, ...]:
             Rule(Verdict("reject"), family=family, daddr=addrs),
         )
     ]
-    return (*dns, *refuse)
+    return (replies, *dns, *refuse)
 
 
 def _guard_rules(proxy: HostPort) -> tuple[Rule, ...]:

@@ -92,8 +92,12 @@ class Lab:
     def helper(self, name: str, *args: str) -> list[str]:
         return [sys.executable, str(HELPERS / f"{name}.py"), *args]
 
-    def get(self, ns: str, url: str, *, timeout: float = 2.0) -> dict[str, object]:
-        out = self.run_in(ns, self.helper("client", "once", url, str(timeout))).stdout
+    def get(
+        self, ns: str, url: str, *, timeout: float = 2.0, source: str = ""
+    ) -> dict[str, object]:
+        """One GET from `ns` (from the local address `source` when given)."""
+        argv = self.helper("client", "once", url, str(timeout), *([source] if source else []))
+        out = self.run_in(ns, argv).stdout
         return json.loads(out)  # type: ignore[no-any-return]
 
     def dns(self, ns: str, host: str) -> dict[str, object]:

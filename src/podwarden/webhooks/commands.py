@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from pathlib import Path
 
@@ -30,11 +31,25 @@ async def _serve(**options: object) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     running = await server.start(**options)  # type: ignore[arg-type]
+    _freeze_startup_objects()
     click.echo(f"podwarden webhook serving at {running.url}", err=True)
     try:
         await stop.wait()
     finally:
         await running.stop()
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything loaded at start-up (checks, policies, pydantic models: ~70k objects)
+    out of the collector's reach.
+
+    A full (generation 2) collection walks every tracked object; with the start-up heap in
+    it, one took 10–90 ms, stalling every request in flight: the webhook's p99. Frozen
+    objects are never collected (they live as long as the process anyway), so later full
+    collections walk only what requests allocated.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _install_uvloop() -> None:

@@ -3,10 +3,11 @@
 The scoping follows Pod Security Admission: only CREATE and UPDATE of pods and of
 the workload kinds are judged; pod subresources other than `ephemeralcontainers`
 (status, binding, exec…) and every workload subresource (scale, status) pass
-untouched; a pod UPDATE that changes neither the spec nor the security
-annotations passes (PSA's "significant update" rule, so relabelling a pod that
-predates a stricter namespace label keeps working). Workloads are judged by their
-pod template, as warnings unless `workloads: refuse`. The engines are pure; the
+untouched; a pod UPDATE that changes no container's image or seccomp annotation
+and adds no ephemeral container passes (PSA's "significant update" rule, so
+relabelling a pod that predates a stricter namespace label keeps working).
+Workloads are judged by their pod template on the audit and warn levels only, as
+PSA does, unless `workloads: refuse`. The engines are pure; the
 only awaited step is asking the authorizer which PSPs the requester may use.
 """
 
@@ -18,7 +19,8 @@ from typing import Any, Literal
 
 from podwarden.api import admission
 from podwarden.kube import store
-from podwarden.podsecurity import evaluate, namespace, tenant, workloads
+from podwarden.podsecurity import namespace, tenant, workloads
+from podwarden.podsecurity.levels import Level
 from podwarden.podsecurity.psp import engine
 from podwarden.webhooks import access
 from podwarden.webhooks.settings import Settings
@@ -38,11 +40,8 @@ WORKLOAD_RESOURCES = frozenset(
         ("batch", "cronjobs"),
     }
 )
-SECURITY_ANNOTATION_PREFIXES = (
-    "seccomp.security.alpha.kubernetes.io/",
-    "container.seccomp.security.alpha.kubernetes.io/",
-    "container.apparmor.security.beta.kubernetes.io/",
-)
+SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+ERROR_AUDIT_KEY = "error"  # PSA's audit annotation for what it could not evaluate
 
 
 @dataclass
@@ -67,24 +66,65 @@ def _out_of_scope() -> Answer:
     return Answer(True, judged=False)
 
 
-def _security_annotations(obj: Mapping[str, Any] | None) -> dict[str, Any]:
-    meta = (obj or {}).get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
-    if not isinstance(annotations, Mapping):
-        return {}
-    return {
-        k: v
-        for k, v in annotations.items()
-        if isinstance(k, str) and k.startswith(SECURITY_ANNOTATION_PREFIXES)
-    }
+def _list(value: Any) -> list[Any] | None:
+    return value if isinstance(value, list) else None
+
+
+def _containers(pod: Mapping[str, Any], key: str) -> list[Any] | None:
+    spec = pod.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    value = spec.get(key)
+    return [] if value is None else _list(value)
+
+
+def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = pod.get("metadata")
+    found = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def _container_changed(
+    new: Any, old: Any, annotations: Mapping[str, Any], old_annotations: Mapping[str, Any]
+) -> bool:
+    """PSA's isSignificantContainerUpdate: the image, or the container's seccomp annotation."""
+    if not isinstance(new, Mapping) or not isinstance(old, Mapping):
+        return True
+    if new.get("image") != old.get("image"):
+        return True
+    key = SECCOMP_CONTAINER_PREFIX + str(new.get("name") or "")
+    return annotations.get(key) != old_annotations.get(key)
 
 
 def _significant_update(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """PSA's isSignificantPodUpdate, field for field: container and init container counts,
+    each one's image and per-container seccomp annotation, and ephemeral containers added
+    or changed (matched by name). Everything else in a pod is immutable once created, or
+    (labels, most annotations) is nothing PSA judges. A shape PSA could not decode is
+    significant, so it is judged rather than waved through."""
     if not isinstance(old, Mapping):
         return True
-    return new.get("spec") != old.get("spec") or _security_annotations(
-        new
-    ) != _security_annotations(old)
+    annotations, old_annotations = _annotations(new), _annotations(old)
+    for key in ("containers", "initContainers"):
+        now, before = _containers(new, key), _containers(old, key)
+        if now is None or before is None or len(now) != len(before):
+            return True
+        if any(
+            _container_changed(n, b, annotations, old_annotations)
+            for n, b in zip(now, before, strict=True)
+        ):
+            return True
+    now, before = _containers(new, "ephemeralContainers"), _containers(old, "ephemeralContainers")
+    if now is None or before is None:
+        return True
+    by_name = {c.get("name"): c for c in before if isinstance(c, Mapping)}
+    for container in now:
+        name = container.get("name") if isinstance(container, Mapping) else None
+        if name not in by_name:
+            return True  # an ephemeral container added
+        if _container_changed(container, by_name[name], annotations, old_annotations):
+            return True
+    return False
 
 
 def _runtime_class(pod: Mapping[str, Any]) -> str:
@@ -103,11 +143,16 @@ def _service_account(pod: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """The pod-shaped thing to judge and how the request reached it."""
+    """The pod-shaped thing to judge and how the request reached it.
+
+    `significant` is False for a pod update PSA would not re-evaluate; `template_error`
+    says why a workload's pod template could not be read (then `pod` is empty)."""
 
     pod: Mapping[str, Any]
     workload: bool
     ephemeral: bool
+    significant: bool = True
+    template_error: str = ""
 
 
 def scope(request: admission.AdmissionRequest) -> Target | Answer:
@@ -121,14 +166,13 @@ def scope(request: admission.AdmissionRequest) -> Target | Answer:
             return _out_of_scope()
         if obj is None:
             return _deny("object: a pod is required", code=400, reason="BadRequest")
-        ephemeral = request.sub_resource == "ephemeralcontainers"
-        if (
-            request.operation == "UPDATE"
-            and not ephemeral
-            and not _significant_update(obj, request.old_object)
-        ):
-            return _out_of_scope()
-        return Target(obj, workload=False, ephemeral=ephemeral)
+        significant = request.operation != "UPDATE" or _significant_update(obj, request.old_object)
+        return Target(
+            obj,
+            workload=False,
+            ephemeral=request.sub_resource == "ephemeralcontainers",
+            significant=significant,
+        )
     if key in WORKLOAD_RESOURCES:
         if request.sub_resource:
             return _out_of_scope()
@@ -137,17 +181,21 @@ def scope(request: admission.AdmissionRequest) -> Target | Answer:
         typed = obj if obj.get("kind") else {**obj, "kind": request.kind.kind}
         template = workloads.pod_template(typed)
         if template is None:
-            return _deny(
-                f"{request.kind.kind or 'workload'}: the pod template is missing or not an object",
-                code=400,
-                reason="BadRequest",
+            problem = (
+                f"{request.kind.kind or 'workload'}: the pod template is missing or not an object"
             )
+            return Target({}, workload=True, ephemeral=False, template_error=problem)
         return Target(template, workload=True, ephemeral=False)
     return _out_of_scope()
 
 
 def _strip(annotations: Mapping[str, str]) -> dict[str, str]:
     return {k.removeprefix(AUDIT_PREFIX): v for k, v in annotations.items()}
+
+
+def _aggregate(errors: Sequence[str]) -> str:
+    """Go's aggregate error text: the one message, or `[a, b]` for several."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
 def _pss(
@@ -157,30 +205,50 @@ def _pss(
     view: store.ClusterView,
     ns_name: str,
 ) -> Answer:
+    """PSA's ValidatePod / ValidatePodController / EvaluatePod, step for step.
+
+    Namespace and user exemptions come before the namespace lookup (an exempt namespace
+    need not be in the view). A pod whose namespace cannot be looked up is refused (500)
+    as PSA refuses it; a workload is admitted with an `error` audit annotation, as PSA
+    admits it, unless workloads are refused, where fail closed wins. Workloads get only
+    audit and warn (PSA never evaluates the enforce level for them)."""
+    refuse_workload = target.workload and settings.refuse_workloads
+    exempt = settings.exemptions.reason(username=request.user_info.username, namespace=ns_name)
+    if exempt:
+        return Answer(True, audit_annotations={"exempt": exempt})
     ns = view.namespace(ns_name)
     if ns is None:
-        return _deny(f'failed to look up namespace "{ns_name}"', code=500, reason="InternalError")
+        if target.workload and not refuse_workload:
+            error = f'failed to lookup namespace "{ns_name}": namespace "{ns_name}" not found'
+            return Answer(True, audit_annotations={ERROR_AUDIT_KEY: error})
+        return _deny(f'failed to lookup namespace "{ns_name}"', code=500, reason="InternalError")
     policy = namespace.policy_from_labels(ns.labels, defaults=settings.defaults)
-    enforce = not target.workload or settings.refuse_workloads
+    if target.workload and not refuse_workload:
+        if not policy.errors and all(
+            lv.level is Level.PRIVILEGED for lv in (policy.audit, policy.warn)
+        ):
+            return Answer(True)
+        if target.template_error:
+            error = f"failed to extract pod template: {target.template_error}"
+            return Answer(True, audit_annotations={ERROR_AUDIT_KEY: error})
+    if target.template_error:
+        return _deny(target.template_error, code=400, reason="BadRequest")
+    if not target.significant:
+        return Answer(True, judged=False)  # PSA: nothing it cares about changed
     decision = namespace.decide(
         target.pod,
         policy,
-        enforce=enforce,
+        enforce=not target.workload or refuse_workload,
         exemptions=settings.exemptions,
         username=request.user_info.username,
         namespace=ns_name,
     )
-    answer = Answer(
-        decision.allowed,
-        warnings=list(decision.warnings),
-        audit_annotations=_strip(decision.audit_annotations),
-    )
+    audit = _strip(decision.audit_annotations)
+    if policy.errors and "exempt" not in audit:
+        audit = {ERROR_AUDIT_KEY: "Failed to parse policy: " + _aggregate(policy.errors), **audit}
+    answer = Answer(decision.allowed, warnings=list(decision.warnings), audit_annotations=audit)
     if not decision.allowed:
         answer.code, answer.reason, answer.message = 403, "Forbidden", decision.message
-    elif target.workload and namespace.EXEMPT_ANNOTATION not in decision.audit_annotations:
-        result = evaluate.evaluate(target.pod, policy.enforce)  # PSA warns on the enforce level
-        if not result.allowed and result.warning() not in answer.warnings:
-            answer.warnings.insert(0, result.warning())
     return answer
 
 
@@ -265,6 +333,11 @@ async def judge(
     target = scope(request)
     if isinstance(target, Answer):
         return target
+    if settings.mode != "pss":
+        if target.template_error:
+            return _deny(target.template_error, code=400, reason="BadRequest")
+        if not target.significant:
+            return _out_of_scope()
     meta = (
         target.pod.get("metadata")
         if not target.workload

@@ -36,13 +36,18 @@ BUCKET = "team-bucket"
 READER = f"arn:aws:iam::{ACCOUNT}:role/reader"
 NOPERM = f"arn:aws:iam::{ACCOUNT}:role/no-list"
 OTHER = f"arn:aws:iam::{ACCOUNT}:role/other"
+NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/node-role"  # what an EC2 node's IMDS would serve
+NODE_SESSION = "i-0emulator0000001"  # the node role's session name (EC2 uses the instance id)
+# AWS matches a trust principal `role/node-role` for every session of the role;
+# moto compares the exact caller ARN, so the session's ARN is listed as well.
+NODE_PRINCIPALS = (NODE_ROLE, f"arn:aws:sts::{ACCOUNT}:assumed-role/node-role/{NODE_SESSION}")
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/node"},
+                "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/node", *NODE_PRINCIPALS]},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
             }
         ],
@@ -102,6 +107,14 @@ def _seed(url: str) -> tuple[str, str]:
                 {"Effect": "Allow", "Action": actions, "Resource": [bucket_arn, bucket_arn + "/*"]}
             ),
         )
+    iam.create_role(RoleName="node-role", AssumeRolePolicyDocument=TRUST)
+    iam.put_role_policy(
+        RoleName="node-role",
+        PolicyName="assume",
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}
+        ),
+    )
     requests.post(f"{url}/moto-api/reset-auth", data=b"0", timeout=5).raise_for_status()
     return key["AccessKeyId"], key["SecretAccessKey"]
 

@@ -1,7 +1,10 @@
 """The proxy's HTTP/1.1 serving (metadata/http1.py), spoken to over raw loopback sockets.
 
 Ordering of pipelined answers, keep-alive and close, HEAD, 100-continue, the
-limits on target, headers and body, malformed requests and the idle timeout.
+limits on target, headers and body, malformed requests and the idle timeout;
+then the front door as an attacker sees it: smuggling and desync shapes, what
+follows a refusal, HTTP versions, slow clients, connection floods, and which
+client headers could reach the upstream.
 """
 
 from __future__ import annotations
@@ -379,6 +382,26 @@ async def test_connections_beyond_the_bound_are_answered_503(emulator, start_pro
     writer.close()
 
 
+async def test_one_client_cannot_hold_every_connection(emulator, start_proxy):
+    running = await start_proxy(
+        ProviderName.GCE, await emulator(ProviderName.GCE), max_connections_per_client=2
+    )
+    held = [await asyncio.open_connection("127.0.0.1", running.port) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    assert [a["status"] for a in await answers_then_close(reader)] == [503]
+    writer.close()
+    # Another address (127.0.0.2 is loopback too) is still served.
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", running.port, local_addr=("127.0.0.2", 0)
+    )
+    writer.write(get(ID))
+    assert (await read_response(reader))["status"] == 200
+    writer.close()
+    for _, held_writer in held:
+        held_writer.close()
+
+
 async def test_a_half_closed_client_still_gets_its_answers(gce):
     reader, writer = await connect(gce)
     writer.write(get(ID) + get(b"/computeMetadata/v1/project/project-id"))
@@ -418,3 +441,21 @@ async def test_x_forwarded_for_in_any_case_is_refused(gce, spelling):
     writer.write(get(ID, spelling + b": 10.9.9.9"))
     assert (await read_response(reader))["status"] == 403
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("header_timeout", 0, "header_timeout: must be > 0, got 0"),
+        ("max_connections", 0, "max_connections: must be >= 1, got 0"),
+        ("max_connections_per_client", 0, "max_connections_per_client: must be >= 1, got 0"),
+    ],
+)
+def test_front_door_settings_are_validated(field, value, message):
+    from podwarden.config import ConfigError
+    from podwarden.metadata.settings import ProxySettings
+
+    with pytest.raises(ConfigError, match=message):
+        ProxySettings(
+            provider=ProviderName.GCE, upstream_url="http://127.0.0.1:1", **{field: value}
+        )

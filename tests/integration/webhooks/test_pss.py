@@ -134,7 +134,8 @@ async def test_unknown_namespace_is_refused(start_webhook: Starter) -> None:
     client = await start_webhook(cluster=[namespace("default")])
     answer = await client.post("/validate", review(PRIVILEGED_POD, namespace="nowhere"))
     assert not answer["allowed"]
-    assert answer["status"]["message"] == 'failed to look up namespace "nowhere"'
+    assert answer["status"]["code"] == 500
+    assert answer["status"]["message"] == 'failed to lookup namespace "nowhere"'
 
 
 async def test_subresources_other_than_ephemeral_containers_are_not_judged(
@@ -221,3 +222,174 @@ async def test_tenant_preset(start_webhook: Starter) -> None:
     assert not answer["allowed"]
     assert "tenant: hostNetwork=true is not allowed" in answer["status"]["message"]
     assert 'violates PodSecurity "restricted:latest"' in answer["status"]["message"]
+
+
+# ---- PSA fidelity: exemptions, lookups, label errors, audit and warn (issue 5) ----
+
+BASELINE_DETAIL = 'privileged (container "c" must not set securityContext.privileged=true)'
+DEPLOY_REVIEW: dict[str, Any] = {"resource": ("apps", "v1", "deployments"), "kind": "Deployment"}
+RESTRICTED_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "ok"},
+    "spec": {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "c",
+                "image": "x",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_pod_warn_label_warns_and_audit_label_records_violations(
+    start_webhook: Starter,
+) -> None:
+    labels = {
+        "pod-security.kubernetes.io/warn": "baseline",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "v1.30",
+    }
+    client = await start_webhook(cluster=[namespace("team", **labels)])
+    answer = await client.post("/validate", review(PRIVILEGED_POD, namespace="team"))
+    assert answer["allowed"]
+    assert answer["warnings"] == [f'would violate PodSecurity "baseline:latest": {BASELINE_DETAIL}']
+    audit = answer["auditAnnotations"]
+    assert audit["enforce-policy"] == "privileged:latest"
+    assert audit["audit-violations"].startswith(
+        'would violate PodSecurity "restricted:v1.30": privileged ('
+    )
+    assert "allowPrivilegeEscalation != false" in audit["audit-violations"]
+
+
+async def test_workload_gets_audit_and_warn_but_never_the_enforce_level(
+    start_webhook: Starter,
+) -> None:
+    """PSA's pod-controller path evaluates only warn and audit: an enforce label alone
+    (warn and audit explicitly privileged) adds nothing to a Deployment."""
+    quiet = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/warn": "privileged",
+    }
+    audited = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/warn": "privileged",
+        "pod-security.kubernetes.io/audit": "baseline",
+    }
+    client = await start_webhook(cluster=[namespace("quiet", **quiet), namespace("aud", **audited)])
+    answer = await client.post(
+        "/validate",
+        review({**DEPLOYMENT, "metadata": {"name": "d"}}, namespace="quiet", **DEPLOY_REVIEW),
+    )
+    assert answer["allowed"]
+    assert not answer.get("warnings")
+    assert not answer.get("auditAnnotations")
+    answer = await client.post(
+        "/validate",
+        review({**DEPLOYMENT, "metadata": {"name": "d"}}, namespace="aud", **DEPLOY_REVIEW),
+    )
+    assert answer["allowed"]
+    assert not answer.get("warnings")
+    assert answer["auditAnnotations"] == {
+        "audit-violations": f'would violate PodSecurity "baseline:latest": {BASELINE_DETAIL}'
+    }
+
+
+@pytest.mark.parametrize("mode", ["warn", "refuse"])
+async def test_workload_in_a_namespace_not_in_the_view(start_webhook: Starter, mode: str) -> None:
+    """PSA admits a pod controller whose namespace it cannot look up, with an `error`
+    audit annotation; when workloads are refused, the lookup failure fails closed."""
+    client = await start_webhook(cluster=[namespace("default")], config={"workloads": mode})
+    answer = await client.post("/validate", review(DEPLOYMENT, namespace="new", **DEPLOY_REVIEW))
+    if mode == "warn":
+        assert answer["allowed"]
+        assert answer["auditAnnotations"] == {
+            "error": 'failed to lookup namespace "new": namespace "new" not found'
+        }
+    else:
+        assert not answer["allowed"]
+        assert answer["status"]["code"] == 500
+        assert answer["status"]["message"] == 'failed to lookup namespace "new"'
+
+
+async def test_workload_without_a_readable_template(start_webhook: Starter) -> None:
+    labels = {"pod-security.kubernetes.io/warn": "baseline"}
+    client = await start_webhook(cluster=[namespace("team", **labels)])
+    broken = {**DEPLOYMENT, "spec": {"template": "nope"}}
+    answer = await client.post("/validate", review(broken, namespace="team", **DEPLOY_REVIEW))
+    assert answer["allowed"]
+    assert answer["auditAnnotations"] == {
+        "error": "failed to extract pod template: "
+        "Deployment: the pod template is missing or not an object"
+    }
+
+
+async def test_exemptions_come_before_the_namespace_lookup(start_webhook: Starter) -> None:
+    config = {"exemptions": {"namespaces": ["ops"], "usernames": ["ci-bot"]}}
+    client = await start_webhook(cluster=[namespace("default")], config=config)
+    for body, why in (
+        (review(PRIVILEGED_POD, namespace="ops"), "namespace"),
+        (review(DEPLOYMENT, namespace="ops", **DEPLOY_REVIEW), "namespace"),
+        (review(PRIVILEGED_POD, namespace="absent", user="ci-bot"), "user"),
+    ):
+        answer = await client.post("/validate", body)
+        assert answer["allowed"], answer
+        assert answer["auditAnnotations"] == {"exempt": why}
+
+
+async def test_bad_namespace_labels_become_the_error_audit_annotation(
+    start_webhook: Starter,
+) -> None:
+    """An unparseable enforce level means restricted, and PSA records why."""
+    labels = {"pod-security.kubernetes.io/enforce": "strict"}
+    client = await start_webhook(cluster=[namespace("team", **labels)])
+    answer = await client.post("/validate", review(RESTRICTED_POD, namespace="team"))
+    assert answer["allowed"]
+    audit = answer["auditAnnotations"]
+    assert audit["enforce-policy"] == "restricted:latest"
+    assert audit["error"] == (
+        "Failed to parse policy: pod-security.kubernetes.io/enforce: invalid level 'strict': "
+        "must be one of privileged, baseline, restricted"
+    )
+    refused = await client.post("/validate", review(PRIVILEGED_POD, namespace="team"))
+    assert not refused["allowed"]
+    assert refused["status"]["message"].startswith('violates PodSecurity "restricted:latest"')
+    # A workload there is evaluated too (no privileged short-circuit with label errors).
+    workload = await client.post("/validate", review(DEPLOYMENT, namespace="team", **DEPLOY_REVIEW))
+    assert workload["allowed"]
+    assert workload["auditAnnotations"]["error"].startswith("Failed to parse policy: ")
+    assert "enforce-policy" not in workload["auditAnnotations"]
+
+
+async def test_tenant_identity_guard_through_the_webhook(start_webhook: Starter) -> None:
+    allowed_roles = {"iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'}
+    team = namespace("team")
+    team["metadata"]["annotations"] = allowed_roles
+    client = await start_webhook(cluster=[team, namespace("other")], config={"mode": "tenant"})
+
+    def with_role(role: str) -> dict[str, Any]:
+        pod = yaml.safe_load(yaml.safe_dump(RESTRICTED_POD))
+        pod["metadata"]["annotations"] = {"iam.amazonaws.com/role": role}
+        return pod
+
+    ok = await client.post(
+        "/validate", review(with_role("arn:aws:iam::1:role/app-web"), namespace="team")
+    )
+    assert ok["allowed"], ok
+    for role, ns in (
+        ("arn:aws:iam::1:role/admin", "team"),
+        ("arn:aws:iam::1:role/app-web", "other"),
+    ):
+        answer = await client.post("/validate", review(with_role(role), namespace=ns))
+        assert not answer["allowed"], (role, ns)
+        assert answer["status"]["code"] == 403
+        message = answer["status"]["message"]
+        assert message.startswith(
+            f"identity guard: annotation iam.amazonaws.com/role={role!r} refused: "
+        )

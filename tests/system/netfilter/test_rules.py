@@ -7,7 +7,7 @@ import json
 import pytest
 
 from podwarden.netfilter import endpoints
-from podwarden.testing.netlab import NODE_POD_V4, NODE_POD_V6, Lab, stop
+from podwarden.testing.netlab import NODE_POD_V4, NODE_POD_V6, POD_V4, Lab, stop
 from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 
 PROXY_PORT = 18181
@@ -198,4 +198,29 @@ def test_gce_second_port_is_redirected_and_wireserver_refused_for_azure(lab: Lab
     for port in (80, 32526):
         url = f"http://{endpoints.WIRESERVER_V4}:{port}/machine?comp=goalstate"
         assert lab.get(lab.pod, url)["outcome"] == "refused", url
+    assert lab.pod_leaks() == []
+
+
+POD_SERVICE_PORT = 18190
+
+
+@pytest.mark.parametrize("backend", NFT_AND_LEGACY)
+def test_azure_probes_from_wireserver_get_answers_pods_still_cannot_reach_it(
+    lab: Lab, backend: str
+):
+    """Azure's load-balancer health probes come FROM 168.63.129.16: the pod's replies pass,
+    while every connection a pod opens to WireServer (:80, :32526) is still refused."""
+    lab.spawn(lab.pod, lab.helper("fakeproxy", f"{POD_V4}:{POD_SERVICE_PORT}"))
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--provider", "azure", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    probe = lab.get(
+        lab.cloud,
+        f"http://{POD_V4}:{POD_SERVICE_PORT}/healthz",
+        source=endpoints.WIRESERVER_V4,
+    )
+    assert probe["outcome"] == "ok" and probe["body"] == "PROXY /healthz", probe
+    for port in (80, 32526):
+        url = f"http://{endpoints.WIRESERVER_V4}:{port}/machine?comp=goalstate"
+        result = lab.get(lab.pod, url)
+        assert result["outcome"] == "refused" and float(result["ms"]) < 100, (url, result)  # type: ignore[arg-type]
     assert lab.pod_leaks() == []

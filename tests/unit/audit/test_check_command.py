@@ -288,3 +288,53 @@ def test_empty_documents_and_non_pod_kinds_are_skipped(tmp_path):
     path.write_text("---\n---\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + yaml.safe_dump(CLEAN))
     rows = json.loads(run("--level", "restricted", "--format", "json", str(path)).output)
     assert [(r["name"], r["line"]) for r in rows] == [("clean", 6)]
+
+
+ROLE = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "metadata": {"name": "use-example", "namespace": "demo"},
+    "rules": [
+        {
+            "apiGroups": ["policy"],
+            "resources": ["podsecuritypolicies"],
+            "verbs": ["use"],
+            "resourceNames": ["example"],
+        }
+    ],
+}
+BINDING = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "RoleBinding",
+    "metadata": {"name": "alice-uses-example", "namespace": "demo"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "use-example"},
+    "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+}
+NO_POLICY = "PodSecurityPolicy: unable to admit pod: []"
+
+
+def test_policy_mode_rbac_selection_by_user_and_the_refusal_says_why(tmp_path):
+    """RBAC in the inputs decides which policies are usable: alice is bound to the
+    policy, bob is not. A refusal for want of a usable policy still names a reason
+    in every format (PSP's own message), never an empty list."""
+    policy = write(tmp_path, "psp.yaml", WALKTHROUGH_PSP, ROLE, BINDING)
+    pods = write(tmp_path, "pod.yaml", ROOTFS)
+    allowed = run("--policy", policy, "--user", "alice", "--format", "json", pods)
+    assert allowed.exit_code == 0, allowed.output
+    (row,) = json.loads(allowed.output)
+    assert (row["allowed"], row["policy"]) == (True, "example")
+
+    refused = run("--policy", policy, "--user", "bob", "--format", "json", pods)
+    assert refused.exit_code == 1
+    (row,) = json.loads(refused.output)
+    assert (row["allowed"], row["policy"], row["reasons"]) == (False, None, [NO_POLICY])
+
+    table = run("--policy", policy, "--user", "bob", pods)
+    assert table.exit_code == 1
+    (line,) = [x for x in table.output.splitlines() if x.startswith("refused")]
+    assert line.endswith(NO_POLICY)
+
+    sarif = json.loads(run("--policy", policy, "--user", "bob", "--format", "sarif", pods).output)
+    (result,) = sarif["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("PodSecurityPolicy", "error")
+    assert result["message"]["text"] == f"Pod demo/rootfs: {NO_POLICY}"

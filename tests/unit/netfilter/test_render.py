@@ -60,8 +60,18 @@ def test_dns_passes_before_any_refusal_and_is_never_redirected():
     rules = render.render(spec(provider="gce")).chain("refuse_metadata").rules
     kinds = [(r.verdict.kind, r.dport) for r in rules]
     first_reject = next(i for i, (kind, _) in enumerate(kinds) if kind.startswith("reject"))
-    assert {(r.proto, r.dport) for r in rules[:first_reject]} == {("udp", 53), ("tcp", 53)}
+    passes = {(r.proto, r.dport) for r in rules[:first_reject] if not r.ct_reply}
+    assert passes == {("udp", 53), ("tcp", 53)}
     assert all(r.dport != 53 for r in render.render(spec()).chain("to_proxy").rules)
+
+
+def test_only_tcp_replies_to_connections_opened_towards_pods_pass_the_refusal():
+    """Azure LB probes come from 168.63.129.16; what pods originate stays refused."""
+    rules = render.render(spec(provider="azure")).chain("refuse_metadata").rules
+    replies = [r for r in rules if r.ct_reply]
+    assert replies == [render.Rule(render.Verdict("return"), proto="tcp", ct_reply=True)]
+    assert rules[0] is replies[0]  # before any refusal
+    assert replies[0].daddr == () and replies[0].dport is None
 
 
 def test_fail_closed_only_has_no_nat_at_all():

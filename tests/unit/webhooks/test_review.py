@@ -81,7 +81,16 @@ def test_response_in_the_request_version_with_a_base64_patch() -> None:
         ({"operation": "CONNECT"}, False),
         ({"subResource": "status", "operation": "UPDATE"}, False),
         ({"subResource": "exec", "operation": "CREATE"}, False),
-        ({"subResource": "ephemeralcontainers", "operation": "UPDATE", "oldObject": POD}, True),
+        (
+            {
+                "subResource": "ephemeralcontainers",
+                "operation": "UPDATE",
+                "object": {**POD, "spec": {**POD["spec"], "ephemeralContainers": [{"name": "d"}]}},
+                "oldObject": POD,
+            },
+            True,
+        ),
+        ({"subResource": "ephemeralcontainers", "operation": "UPDATE", "oldObject": POD}, False),
         ({"operation": "UPDATE", "oldObject": POD}, False),  # nothing significant changed
         ({"operation": "UPDATE", "oldObject": {**POD, "spec": {}}}, True),
         ({"resource": {"group": "", "version": "v1", "resource": "secrets"}}, False),
@@ -113,30 +122,71 @@ def test_response_in_the_request_version_with_a_base64_patch() -> None:
 )
 def test_scope(overrides: dict[str, Any], judged: bool) -> None:
     target = decide.scope(_parse(**overrides))
-    assert isinstance(target, decide.Target) is judged
+    assert (isinstance(target, decide.Target) and target.significant) is judged
 
 
-def test_security_annotation_change_is_significant() -> None:
-    annotated = {
-        **POD,
-        "metadata": {
-            "name": "p",
-            "annotations": {"container.apparmor.security.beta.kubernetes.io/c": "unconfined"},
-        },
+def _pod(
+    *images: str,
+    init: tuple[str, ...] = (),
+    ephemeral: tuple[str, ...] = (),
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)],
+        **spec,
     }
-    target = decide.scope(_parse(operation="UPDATE", object=annotated, oldObject=POD))
+    if init:
+        body["initContainers"] = [{"name": f"i{i}", "image": x} for i, x in enumerate(init)]
+    if ephemeral:
+        body["ephemeralContainers"] = [{"name": f"e-{x}", "image": x} for x in ephemeral]
+    return {"metadata": {"name": "p", "annotations": annotations or {}}, "spec": body}
+
+
+SECCOMP_C0 = "container.seccomp.security.alpha.kubernetes.io/c0"
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "significant"),
+    [
+        (_pod("a"), _pod("a"), False),
+        (_pod("b"), _pod("a"), True),  # image changed
+        (_pod("a", "b"), _pod("a"), True),  # container count
+        (_pod("a", init=("x",)), _pod("a"), True),  # init container count
+        (_pod("a", init=("y",)), _pod("a", init=("x",)), True),  # init image
+        (_pod("a", ephemeral=("dbg",)), _pod("a"), True),  # ephemeral container added
+        (_pod("a", ephemeral=("dbg",)), _pod("a", ephemeral=("dbg",)), False),
+        (_pod("a", annotations={SECCOMP_C0: "unconfined"}), _pod("a"), True),
+        # What PSA does not compare: the API server keeps these immutable on a pod
+        # (or they are nothing PSA judges), so they never trigger a re-evaluation.
+        (_pod("a", annotations={"team": "x"}), _pod("a"), False),
+        (
+            _pod("a", annotations={"container.apparmor.security.beta.kubernetes.io/c0": "u"}),
+            _pod("a"),
+            False,
+        ),
+        (_pod("a", activeDeadlineSeconds=5), _pod("a"), False),
+        (_pod("a", tolerations=[{"key": "k"}]), _pod("a"), False),
+        # Shapes PSA could not decode are judged, never waved through.
+        ({"metadata": {}, "spec": {"containers": "x"}}, _pod("a"), True),
+        (_pod("a"), {"metadata": {}, "spec": []}, True),
+    ],
+)
+def test_significant_update_compares_what_psa_compares(
+    new: dict[str, Any], old: dict[str, Any], significant: bool
+) -> None:
+    target = decide.scope(_parse(operation="UPDATE", object=new, oldObject=old))
     assert isinstance(target, decide.Target)
+    assert target.significant is significant
 
 
-def test_workload_without_template_is_refused() -> None:
-    answer = decide.scope(
+def test_workload_without_template_is_flagged_not_judged() -> None:
+    target = decide.scope(
         _parse(
             resource={"group": "apps", "version": "v1", "resource": "deployments"},
             kind={"group": "apps", "version": "v1", "kind": "Deployment"},
             object={"spec": {"template": "nope"}},
         )
     )
-    assert isinstance(answer, decide.Answer)
-    assert not answer.allowed
-    assert answer.code == 400
-    assert answer.message == "Deployment: the pod template is missing or not an object"
+    assert isinstance(target, decide.Target)
+    assert target.template_error == "Deployment: the pod template is missing or not an object"

@@ -16,7 +16,9 @@ are JSON, as IMDS sends them.
 Deliberate deviations, for the lab: `compute.customData` is filled (real IMDS
 has disabled it and answers "") so that the firewall's stripping of it can be
 tested; where the public material does not pin the exact wording (the
-X-Forwarded-For refusal, the leaf-with-json refusal) the messages are ours;
+X-Forwarded-For refusal, the leaf-with-json refusal) the messages are ours, and
+the X-Forwarded-For one is the proxy's (metadata/providers/azure.py), so a pod
+sees the same text with or without podwarden in between;
 `format=text` on a directory lists its keys, one a line.
 """
 
@@ -179,7 +181,7 @@ class Imds:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if "X-Forwarded-For" in request.headers:
-            return bad_request("Requests with the X-Forwarded-For header are not allowed.")
+            return bad_request("Request contains X-Forwarded-For header")
         if request.headers.get("Metadata", "").lower() != "true":
             return bad_request("Required metadata header not specified")
         if len(request.query) != len(set(request.query)):

@@ -20,6 +20,7 @@ import click
 from podwarden import logs
 from podwarden.config import ConfigError
 from podwarden.metadata import firewall
+from podwarden.metadata.identity import tokens
 from podwarden.metadata.identity.settings import IdentitySettings, parse_duration
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
@@ -149,12 +150,7 @@ def parse(provider: ProviderName, flags: dict[str, Any]) -> Plan | None:
     secret = None
     secret_file = flags.get("container_credentials_secret_file")
     if secret_file is not None:
-        try:
-            secret = Path(secret_file).read_bytes().strip()
-        except OSError as exc:
-            raise ConfigError(f"--container-credentials-secret-file: {exc}") from None
-        if len(secret) < 16:
-            raise ConfigError("--container-credentials-secret-file: needs at least 16 bytes")
+        secret = tokens.read_secret(Path(secret_file), option="--container-credentials-secret-file")
     settings = IdentitySettings(
         provider=provider,
         base_role_arn=flags.get("base_role_arn"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from hashlib import sha256
 
 from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import answers
@@ -20,6 +19,7 @@ from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.cache import CredentialCache, SourceError
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey
 from podwarden.metadata.identity.resolver import Resolved, Resolver
+from podwarden.metadata.identity.tokens import container_token
 from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
 from podwarden.metadata.policy import Rule, RuleAction
 from podwarden.metadata.providers import azure as azure_provider
@@ -33,11 +33,6 @@ CONTAINER_PATH = "/v1/credentials"
 GCE_ACCOUNTS = gce_provider.ROOT + "/instance/service-accounts"
 AZURE_TOKEN = "/metadata/identity/oauth2/token"
 AZURE_SELECTORS = ("object_id", "msi_res_id", "mi_res_id", "principal_id")
-
-
-def container_token(secret: bytes, pod_uid: str) -> str:
-    """The per-pod AWS_CONTAINER_AUTHORIZATION_TOKEN (an HMAC of the pod's uid)."""
-    return hmac.new(secret, pod_uid.encode(), sha256).hexdigest()
 
 
 def rules(provider: ProviderName, *, container_endpoint: bool) -> tuple[Rule, ...]:

@@ -1,6 +1,7 @@
 """HTTP/DNS client run inside a pod (or node) namespace by the netfilter tests.
 
-`once URL` prints one JSON outcome; `loop URL SECONDS` requests back to back
+`once URL [TIMEOUT [SOURCE]]` prints one JSON outcome (SOURCE: the local
+address to connect from, e.g. a metadata address the cloud namespace owns); `loop URL SECONDS` requests back to back
 for a bounded time and prints the outcome counts; `dns HOST` sends one query.
 Outcomes: ok (status + body), refused (TCP reset), timeout, error.
 """
@@ -15,7 +16,7 @@ import time
 from urllib.parse import urlsplit
 
 
-def get(url: str, timeout: float) -> dict[str, object]:
+def get(url: str, timeout: float, source: str = "") -> dict[str, object]:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or 80
@@ -24,6 +25,8 @@ def get(url: str, timeout: float) -> dict[str, object]:
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
+            if source:
+                sock.bind((source, 0))
             sock.connect((host, port))
             request = (
                 f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -68,7 +71,8 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "once":
         timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
-        print(json.dumps(get(sys.argv[2], timeout)))
+        source = sys.argv[4] if len(sys.argv) > 4 else ""
+        print(json.dumps(get(sys.argv[2], timeout, source)))
     elif mode == "loop":
         url, seconds = sys.argv[2], float(sys.argv[3])
         counts: dict[str, int] = {}

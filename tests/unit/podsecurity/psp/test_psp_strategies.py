@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import build_pod
+from conftest import build_pod, build_policy
+from podwarden.podsecurity.psp import engine, provider
 
 C0 = "spec.containers[0].securityContext"
 
@@ -378,3 +379,74 @@ def test_malformed_pod_is_refused_not_crashed(refuse):
     reasons = refuse(pod)
     assert len(reasons) == 1
     assert reasons[0].startswith('spec: Invalid value: "": malformed pod: TypeError')
+
+
+WALKTHROUGH_DROPS = {"requiredDropCapabilities": ["SYS_CHROOT", "NET_RAW"]}
+
+
+def _container(**sc: object) -> dict:
+    return {"name": "c", "image": "i", **({"securityContext": sc} if sc else {})}
+
+
+@pytest.mark.parametrize(
+    ("container", "spec", "expected"),
+    [
+        (
+            _container(),
+            WALKTHROUGH_DROPS,
+            [
+                f'{C0}.capabilities: Invalid value: "null": '
+                "required capabilities are not set on the securityContext"
+            ],
+        ),
+        (
+            _container(),
+            {"defaultAddCapabilities": ["CHOWN"]},
+            [
+                f'{C0}.capabilities: Invalid value: "null": '
+                "required capabilities are not set on the securityContext"
+            ],
+        ),
+        (
+            _container(capabilities={"drop": ["NET_RAW"]}),
+            WALKTHROUGH_DROPS,
+            [
+                f'{C0}.capabilities.drop: Invalid value: []core.Capability{{"NET_RAW"}}: '
+                "SYS_CHROOT is required to be dropped but was not found"
+            ],
+        ),
+        (
+            _container(capabilities={}),
+            WALKTHROUGH_DROPS,
+            [
+                f"{C0}.capabilities.drop: Invalid value: []core.Capability(nil): "
+                f"{cap} is required to be dropped but was not found"
+                for cap in ("SYS_CHROOT", "NET_RAW")
+            ],
+        ),
+        (_container(capabilities={"drop": ["NET_RAW", "SYS_CHROOT"]}), WALKTHROUGH_DROPS, []),
+    ],
+    ids=["no capabilities", "default add, none set", "one drop missing", "empty", "both dropped"],
+)
+def test_required_drop_messages_when_validated_without_mutation(container, spec, expected):
+    """Validation alone (no defaulting), as PSP validated an already-admitted pod: the
+    required drops are checked in PSP's exact words and field paths."""
+    policy = build_policy(**spec)
+    errors = provider.validate_pod(policy, build_pod(containers=[container]))
+    assert [str(e) for e in errors] == expected
+
+
+def test_on_update_a_pod_missing_required_drops_is_refused_and_with_them_admitted():
+    """On update PSP may not mutate: a policy that would have to add the drops is not
+    usable, so the pod without them is refused; the pod that carries them passes."""
+    policy = build_policy(**WALKTHROUGH_DROPS)
+    bare = build_pod(containers=[_container()])
+    result = engine.admit(
+        bare, policies=[policy], rbac=engine.Rbac.allow_all(), allow_mutation=False
+    )
+    assert (result.allowed, result.policy) == (False, None)
+    carrying = build_pod(containers=[_container(capabilities={"drop": ["SYS_CHROOT", "NET_RAW"]})])
+    result = engine.admit(
+        carrying, policies=[policy], rbac=engine.Rbac.allow_all(), allow_mutation=False
+    )
+    assert (result.allowed, result.policy, result.patch) == (True, "p", None)
