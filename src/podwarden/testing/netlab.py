@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from podwarden.lab import netns
-from podwarden.netfilter import endpoints
+from podwarden.netfilter import endpoints, localnet
 from podwarden.netfilter.runner import Runner
 
 HELPERS = Path(__file__).resolve().parent / "netlab_helpers"
@@ -168,6 +168,10 @@ def _wire(lab: Lab) -> None:
     ip = netns.ip
     lab.pod = lab.tracker.add_netns("pod")
     lab.node = lab.tracker.add_netns("node")
+    record = localnet.STATE_DIR / (
+        f"route_localnet.netns-{os.stat(f'/run/netns/{lab.node}').st_ino}"
+    )  # what `rules apply` records there must not outlive the namespace
+    lab.tracker.on_close(f"file {record}", lambda: record.unlink(missing_ok=True))
     lab.cloud = lab.tracker.add_netns("cloud")
     lab.pod_if = f"cali{lab.tag}"
     lab.tracker.add_veth(f"pe{lab.tag}", lab.pod, lab.pod_if, lab.node)

@@ -120,11 +120,15 @@ def _snapshot(lab: Lab) -> str:
     for tool in ("iptables-legacy-save", "ip6tables-legacy-save"):
         out = lab.run_in(lab.node, [tool], check=False).stdout
         parts.append("\n".join(line for line in out.splitlines() if not line.startswith("#")))
+    # the sysctls a node's networking depends on (route_localnet above all)
+    sysctls = ["sysctl", "-a", "-r", r"^net\.(ipv4\.conf|ipv6\.conf|ipv4\.ip_forward)"]
+    parts.append(lab.run_in(lab.node, sysctls).stdout)
     return "\n".join(parts)
 
 
+@pytest.mark.parametrize("listen", ["node", "loopback"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_remove_leaves_the_namespace_exactly_as_before(lab: Lab, backend: str):
+def test_remove_leaves_the_namespace_exactly_as_before(lab: Lab, backend: str, listen: str):
     # Someone else's rules (a kube-proxy-like user of both families) must survive untouched.
     # iptables tables, once instantiated, cannot be unloaded, so the node starts with
     # them in use, as every Kubernetes node does.
@@ -150,10 +154,18 @@ def test_remove_leaves_the_namespace_exactly_as_before(lab: Lab, backend: str):
             lab.run_in(lab.node, [tool, "-A", "FORWARD", "-d", address, "-j", "ACCEPT"])
             lab.run_in(lab.node, [tool, "-A", "INPUT", "-d", address, "-j", "ACCEPT"])
             lab.run_in(lab.node, [tool, "-A", "OUTPUT", "-d", address, "-j", "ACCEPT"])
+    proxy = NODE_POD_V4
+    if listen == "loopback":  # kube-proxy turns route_localnet on for localhost NodePorts
+        proxy = "127.0.0.1"
+        lab.run_in(lab.node, ["sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"])
     before = _snapshot(lab)
-    fake_proxy(lab, NODE_POD_V4)
-    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    fake_proxy(lab, proxy)
+    apply(lab, backend, "--proxy", f"{proxy}:{PROXY_PORT}")
+    result = lab.get(lab.pod, IMDS)
+    assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), result
     assert "podwarden" in lab.podwarden("rules", "show").stdout.lower()
+    # a second apply (agent restart, repair) must not forget the value found first
+    apply(lab, backend, "--proxy", f"{proxy}:{PROXY_PORT}")
     lab.podwarden("rules", "remove")
     assert _snapshot(lab) == before
     assert lab.podwarden("rules", "show").stdout == ""
