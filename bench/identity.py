@@ -3,21 +3,32 @@
 Rows (all on 127.0.0.1, bounded in time and count, stopped by themselves):
 
 - cached credentials: wrk at 50 connections on `.../security-credentials/<role>`
-  (served from the credential cache) — req/s, p50, p99; the peer in the same
-  run is the proxy's own cached plain metadata path (`instance-id`), i.e. what
-  identity costs over the firewall alone;
+  (served from the credential cache) — req/s, p50, p99 — in the two view
+  configurations: a cluster file (no consistent read: the view alone decides)
+  and an API view (the real reflector on a lab API server, each answer
+  confirmed by a consistent read); the peer in the same run is the proxy's own
+  cached plain metadata path (`instance-id`), i.e. what identity costs over the
+  firewall alone;
 - first request after a pod appears: p50/p99 with prefetch (podwarden) vs
   on-demand AssumeRole (prefetch off, the kube2iam way), against moto's STS
   when moto_server is installed, each pod's container "starting" 100 ms after
   its ADDED event;
 - STS calls per role per refresh period under constant concurrent demand
   (fake clock over 6 simulated hours; target 1);
-- memory of the cluster view per 1,000 pods (tracemalloc);
+- session scope: 50 pods on one role, STS calls per refresh period with
+  `--session-scope pod` (one session per pod, CloudTrail names the pod) and
+  `role` (one shared session; must be 1);
+- memory of the cluster view per 1,000 pods (tracemalloc), with minimal pod
+  objects and with realistic ones (~8 KB of JSON each: managedFields, three
+  containers with env and mounts, volumes, conditions) decoded from JSON as
+  the reflector receives them — the store keeps whole objects, managedFields
+  included;
 - 1,000-pod churn with address reuse and delayed events: wrong credentials (target 0);
 - what the consistent read before credentials costs (a lab API server in its own
   process; the proxy's view follows it with the real reflector): sequential
   credential requests with and without verification (the added latency), and
-  wrk at 50 connections from one address with the read interval 0 and 1 s.
+  wrk at 50 connections from one address with the read interval 0 and the
+  default 0.25 s.
 
 Run: `python -m bench identity` (or `make bench`).
 """
@@ -51,7 +62,7 @@ from podwarden.metadata.identity import service
 from podwarden.metadata.identity.assign import AwsRole
 from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.cache import CredentialCache
-from podwarden.metadata.identity.settings import IdentitySettings
+from podwarden.metadata.identity.settings import IdentitySettings, SessionScope
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
 from podwarden.testing.net import free_port, wait_listening
@@ -177,7 +188,7 @@ async def cached(upstream: str) -> list[dict[str, Any]]:
         base = f"http://127.0.0.1:{running.port}"
         rows = []
         for name, path in (
-            ("cached credentials (identity)", CREDS + "reader"),
+            ("cached credentials, cluster-file (no consistent read)", CREDS + "reader"),
             ("peer: cached instance-id (firewall only)", "/latest/meta-data/instance-id"),
         ):
             rows.append({"row": name, **await _wrk(base + path)})
@@ -280,22 +291,141 @@ def _clocked_sts(
     return assume
 
 
-async def memory() -> dict[str, Any]:
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+def _realistic_pod(name: str, ip: str, role: str | None, ns: str) -> str:
+    """A pod as a real API server returns it (~8 KB of JSON), as the reflector decodes it."""
+    obj = _pod(name, ip, role=role, ns=ns)
+    meta, spec, status = obj["metadata"], obj["spec"], obj["status"]
+    meta["labels"].update({"pod-template-hash": "7d9f8c6b5", "tier": "backend"})
+    meta["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name + "-7d9f8c6b5",
+         "uid": str(uuid.uuid4()), "controller": True, "blockOwnerDeletion": True}
+    ]  # fmt: skip
+    fields = {f"f:{k}": {} for k in ("image", "imagePullPolicy", "name", "resources", "env")}
+    meta["managedFields"] = [
+        {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+         "time": "2026-11-23T00:00:00Z", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}, "f:tier": {}}},
+                      "f:spec": {f'k:{{"name":"c{i}"}}': fields for i in range(3)}}},
+        {"manager": "kubelet", "operation": "Update", "apiVersion": "v1",
+         "time": "2026-11-23T00:00:05Z", "fieldsType": "FieldsV1", "subresource": "status",
+         "fieldsV1": {"f:status": {f"f:{k}": {} for k in
+                                   ("conditions", "containerStatuses", "hostIP", "phase",
+                                    "podIP", "podIPs", "startTime")}}},
+    ]  # fmt: skip
+    spec["containers"] = [
+        {"name": f"c{i}", "image": f"registry.example/team/app-{i}:1.2.{i}",
+         "imagePullPolicy": "IfNotPresent", "ports": [{"containerPort": 8080 + i}],
+         "env": [{"name": f"SETTING_{j}", "value": f"value-{j}-" + "x" * 20} for j in range(8)],
+         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                       "limits": {"memory": "256Mi"}},
+         "volumeMounts": [{"name": "config", "mountPath": "/etc/app"},
+                          {"name": "kube-api-access", "mountPath":
+                           "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True}],
+         "terminationMessagePath": "/dev/termination-log",
+         "terminationMessagePolicy": "File"}
+        for i in range(3)
+    ]  # fmt: skip
+    spec["volumes"] = [
+        {"name": "config", "configMap": {"name": "app-config", "defaultMode": 420}},
+        {"name": "kube-api-access", "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt",
+                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}},
+    ]  # fmt: skip
+    spec["tolerations"] = [
+        {"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 300} for k in ("not-ready", "unreachable")
+    ]  # fmt: skip
+    status["conditions"] = [
+        {"type": t, "status": "True", "lastTransitionTime": "2026-11-23T00:00:05Z"}
+        for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                  "PodScheduled")
+    ]  # fmt: skip
+    status["containerStatuses"] = [
+        {"name": f"c{i}", "ready": True, "restartCount": 0, "started": True,
+         "image": f"registry.example/team/app-{i}:1.2.{i}",
+         "imageID": "registry.example/team/app@sha256:" + "ab" * 32,
+         "containerID": "containerd://" + uuid.uuid4().hex * 2,
+         "state": {"running": {"startedAt": "2026-11-23T00:00:05Z"}}}
+        for i in range(3)
+    ]  # fmt: skip
+    return json.dumps(obj)
+
+
+async def memory() -> list[dict[str, Any]]:
+    rows = []
+    variants = (
+        ("minimal pods", False, False),
+        ("realistic pods", True, False),
+        ("realistic pods, managedFields dropped before the store (not done today)", True, True),
+    )
+    for label, realistic, strip in variants:
+        sizes = []
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        view = store.ClusterView()
+        for i in range(1000):
+            name, ip = f"app-{i}", f"10.1.{i // 250}.{i % 250 + 1}"
+            role, ns = (ROLE if i % 2 else None), f"ns-{i % 20}"
+            if realistic:
+                text = _realistic_pod(name, ip, role, ns)
+                sizes.append(len(text))
+                decoded = json.loads(text)
+                if strip:
+                    decoded["metadata"].pop("managedFields")
+                await view.apply(decoded)
+            else:
+                await view.apply(_pod(name, ip, role=role, ns=ns))
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        row: dict[str, Any] = {
+            "row": f"cluster view memory per 1,000 pods, {label}",
+            "MiB": round((after - before) / 2**20, 2),
+        }
+        if sizes:
+            row["pod_json_kb"] = round(sum(sizes) / len(sizes) / 1024, 1)
+            row["note"] = "" if strip else "store keeps managedFields"
+        rows.append(row)
+        del view
+    return rows
+
+
+async def scope_economy(scope: SessionScope) -> dict[str, Any]:
+    """50 pods on one role: STS calls per refresh period for one session scope."""
+    now = [1_000_000.0]
+    calls: list[AwsRole] = []
     view = store.ClusterView()
-    for i in range(1000):
-        await view.apply(
-            _pod(
-                f"app-{i}",
-                f"10.1.{i // 250}.{i % 250 + 1}",
-                role=ROLE if i % 2 else None,
-                ns=f"ns-{i % 20}",
-            )
-        )
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return {"row": "cluster view memory per 1,000 pods", "MiB": round((after - before) / 2**20, 2)}
+    await view.apply(_ns())
+    for i in range(50):
+        await view.apply(_pod(f"scope-{i}", f"10.2.0.{i + 1}"))
+    settings = IdentitySettings(provider=ProviderName.AWS, session_scope=scope)
+    identity = await service.start(
+        settings,
+        view=view,
+        upstream_url="http://127.0.0.1:9",  # never used: STS is the fake below
+        aws_fetch=_clocked_sts(calls, now),
+        clock=lambda: now[0],
+        maintenance=False,
+    )
+    hours = 6
+    try:
+        for _ in range(hours * 60):  # the maintenance pass, once a simulated minute
+            identity.maintain()
+            assert identity.cache is not None
+            await identity.cache.idle()
+            now[0] += 60
+    finally:
+        await identity.close()
+    periods = hours * 3600 / (settings.session_duration - settings.refresh_before)
+    return {
+        "row": f"STS calls per refresh period, 50 pods on one role, --session-scope {scope}",
+        "calls": len(calls),
+        "periods": round(periods, 2),
+        "per_period": round(len(calls) / periods, 2),
+        "sessions": len({c.session_name for c in calls}),
+    }
 
 
 async def churn(upstream: str) -> dict[str, Any]:
@@ -458,7 +588,8 @@ async def verification(upstream: str) -> list[dict[str, Any]]:
                     assert identity.verifier is not None
                     rows.append(
                         {
-                            "row": f"cached credentials, verified, read interval {interval:g}s",
+                            "row": "cached credentials, API view (verified, consistent "
+                            f"read interval {interval:g}s)",
                             **result,
                             "calls": identity.verifier.reads,
                         }
@@ -484,11 +615,12 @@ async def _main() -> None:
     try:
         rows: list[dict[str, Any]] = []
         rows += await cached(upstream)
+        rows += await verification(upstream)  # the API view's rows, beside the file's
         rows += await first_request(upstream, sts_url)
         rows.append(await sts_economy())
-        rows.append(await memory())
+        rows += [await scope_economy("pod"), await scope_economy("role")]
+        rows += await memory()
         rows.append(await churn(upstream))
-        rows += await verification(upstream)
     finally:
         if moto is not None:
             moto.terminate()

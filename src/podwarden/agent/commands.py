@@ -23,14 +23,18 @@ from podwarden.agent import settings as agent_settings
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
 from podwarden.metadata.identity import cli as identity_cli
-from podwarden.netfilter import backends
+from podwarden.netfilter import backends, hostnet
 from podwarden.netfilter.runner import NetfilterError
 
 EXIT_CONFIG = 2
 
 
 @click.command()
-@click.option("--provider", type=click.Choice(["aws", "gce", "azure"]))
+@click.option(
+    "--provider",
+    type=click.Choice(["aws", "gce", "azure", "alibaba"]),
+    help="alibaba is refused with a pointer to `rules apply` (the proxy has no preset)",
+)
 @click.option("--upstream", help="the metadata service, e.g. http://169.254.169.254")
 @click.option("--listen", help="HOST:PORT pods are redirected to (a node address or 127.0.0.1)")
 @click.option("--listen6", help="[ADDRESS]:PORT for IPv6 pods (else their traffic is refused)")
@@ -62,7 +66,7 @@ def agent(config_file: Path | None, **flags: object) -> None:
     except ConfigError as exc:
         click.echo(f"podwarden agent: configuration error:\n{exc}", err=True)
         sys.exit(EXIT_CONFIG)
-    except (NetfilterError, OSError) as exc:
+    except (NetfilterError, hostnet.CgroupError, OSError) as exc:
         click.echo(f"podwarden agent: {exc}", err=True)
         sys.exit(1)
 

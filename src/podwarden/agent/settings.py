@@ -68,7 +68,11 @@ class AgentConfig(RulesConfig):
             if getattr(self, key) is None:
                 raise ConfigError(f"{key}: required (--{key} or key `{key}`)")
         if self.provider == "alibaba":
-            raise ConfigError("provider: the proxy speaks aws, gce or azure (not alibaba)")
+            raise ConfigError(
+                "provider: the proxy speaks aws, gce or azure, not alibaba; on alibaba nodes "
+                "refuse pod metadata traffic with `podwarden rules apply --provider alibaba "
+                "--fail-closed-only`"
+            )
         return self.model_copy(update={"proxy": self.listen, "proxy6": self.listen6})
 
     def identity_plan(self) -> identity_cli.Plan | None:

@@ -6,6 +6,11 @@ one `iptables-restore --noflush` transaction: declaring our chains in the
 batch flushes and refills them, the built-in chains only gain a single jump
 (inserted first, so an earlier ACCEPT cannot skip the refusal) when it is not
 already there, and nothing else is read or written.
+
+The jump must stay rule 1 of its built-in chain: a rule inserted above it
+(`-I FORWARD 1 -j ACCEPT`) would let pod traffic past the refusal. So the
+signature records each jump with its position (`podwarden:jump-x@1`), a jump
+anywhere else is drift, and the repair deletes it and inserts it first again.
 """
 
 from __future__ import annotations
@@ -100,8 +105,13 @@ def expected_signature(ruleset: RuleSet, family: Family) -> Signature:
             signature[f"{table}/{chain_name(chain.name)}"] = comments
             if chain.hook is not None:
                 key = f"{table}/{BUILTIN[chain.hook]}"
-                signature.setdefault(key, []).append(jump_comment(chain))
+                signature.setdefault(key, []).append(f"{jump_comment(chain)}@1")
     return signature
+
+
+def _jumps(entries: list[str]) -> list[str]:
+    """The jump comments of a built-in chain's signature, without their positions."""
+    return [entry.rsplit("@", 1)[0] for entry in entries]
 
 
 def restore_script(ruleset: RuleSet, family: Family, live: Signature) -> str:
@@ -123,7 +133,10 @@ def restore_script(ruleset: RuleSet, family: Family, live: Signature) -> str:
             if chain.hook is None:
                 continue
             builtin = BUILTIN[chain.hook]
-            if jump_comment(chain) not in live.get(f"{table}/{builtin}", []):
+            entries = live.get(f"{table}/{builtin}", [])
+            mine = [e for e in entries if e.rsplit("@", 1)[0] == jump_comment(chain)]
+            if mine != [f"{jump_comment(chain)}@1"]:  # missing, moved down or duplicated
+                out.extend(f"-D {builtin} {jump_spec(chain)}" for _ in mine)
                 out.append(f"-I {builtin} 1 {jump_spec(chain)}")
         for name in stale:
             for key, comments in live.items():
@@ -131,7 +144,7 @@ def restore_script(ruleset: RuleSet, family: Family, live: Signature) -> str:
                     CHAIN_PREFIX
                 ):
                     jump = _jump_comment_of(name)
-                    if jump in comments:
+                    if jump in _jumps(comments):
                         out.append(
                             f"-D {key.split('/', 1)[1]} -m comment --comment {jump} -j {name}"
                         )
@@ -155,7 +168,7 @@ def removal_script(live: Signature) -> str:
             builtin = key.split("/", 1)[1]
             if not key.startswith(f"{table}/") or builtin.startswith(CHAIN_PREFIX):
                 continue
-            for comment in comments:
+            for comment in _jumps(comments):
                 target = chain_name(comment.removeprefix("podwarden:jump-"))
                 out.append(f"-D {builtin} -m comment --comment {comment} -j {target}")
         out.extend(f":{name} - [0:0]" for name in ours)
@@ -165,9 +178,12 @@ def removal_script(live: Signature) -> str:
 
 
 def parse_save(text: str) -> Signature:
-    """Our chains' rule comments and the built-ins' podwarden jumps, from *-save output."""
+    """Our chains' rule comments and the built-ins' podwarden jumps, from *-save output.
+
+    A jump is recorded with its position in the built-in chain (`…@1`)."""
     signature: Signature = {}
     table = ""
+    positions: dict[str, int] = {}
     for line in text.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
@@ -176,9 +192,13 @@ def parse_save(text: str) -> Signature:
         elif line.startswith("-A "):
             words = shlex.split(line)
             chain = words[1]
+            key = f"{table}/{chain}"
+            positions[key] = positions.get(key, 0) + 1
             comment = words[words.index("--comment") + 1] if "--comment" in words else ""
-            if chain.startswith(CHAIN_PREFIX) or comment.startswith("podwarden:jump-"):
-                signature.setdefault(f"{table}/{chain}", []).append(comment)
+            if chain.startswith(CHAIN_PREFIX):
+                signature.setdefault(key, []).append(comment)
+            elif comment.startswith("podwarden:jump-"):
+                signature.setdefault(key, []).append(f"{comment}@{positions[key]}")
     return signature
 
 

@@ -63,6 +63,6 @@ def restore(*, runner: Runner | None = None, state_dir: Path = STATE_DIR) -> boo
     except FileNotFoundError:
         _log.warning("no record of route_localnet before podwarden; setting it to 0", key=KEY)
         before = False
-    set_route_localnet(False, runner=runner)  # H21TMP
+    set_route_localnet(before, runner=runner)
     record.unlink(missing_ok=True)
     return before

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import gc
 import signal
+import subprocess
 from pathlib import Path
 
 import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.webhooks import certs, server, settings
+from podwarden.webhooks import certs, server, settings, workers
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -24,18 +25,32 @@ def _split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _serve(**options: object) -> None:
+async def _serve(
+    *, children_argv: list[str], extra_workers: int, child: bool, **options: object
+) -> None:
+    """Serve until SIGINT/SIGTERM (or, in a child, until the first process's pipe closes).
+
+    `extra_workers` more processes, started with `children_argv` (the flags without
+    --listen), serve the port this one bound.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     running = await server.start(**options)  # type: ignore[arg-type]
+    children: list[subprocess.Popen[bytes]] = []
+    if child:
+        workers.watch_parent(stop)
+    elif extra_workers:
+        listen = running.url.removeprefix("https://")
+        children = workers.spawn([*children_argv, "--listen", listen], count=extra_workers)
     _freeze_startup_objects()
     click.echo(f"podwarden webhook serving at {running.url}", err=True)
     try:
         await stop.wait()
     finally:
+        await workers.stop(children)
         await running.stop()
 
 
@@ -44,7 +59,7 @@ def _freeze_startup_objects() -> None:
     out of the collector's reach.
 
     A full (generation 2) collection walks every tracked object; with the start-up heap in
-    it, one took 10–90 ms, stalling every request in flight: the webhook's p99. Frozen
+    it, one took 10 to 90 ms, stalling every request in flight: the webhook's p99. Frozen
     objects are never collected (they live as long as the process anyway), so later full
     collections walk only what requests allocated.
     """
@@ -77,6 +92,15 @@ def _install_uvloop() -> None:
 @click.option(
     "--poll-interval", default=1.0, show_default=True, help="Seconds between file checks."
 )
+@click.option(
+    "--workers",
+    "worker_count",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port (SO_REUSEPORT); the kernel spreads connections.",
+)
+@click.option(workers.CHILD_FLAG, "worker_child", is_flag=True, hidden=True)
 @click.pass_context
 def webhook(
     ctx: click.Context,
@@ -88,6 +112,8 @@ def webhook(
     cluster_file: Path | None,
     config_file: Path | None,
     poll_interval: float,
+    worker_count: int,
+    worker_child: bool,
 ) -> None:
     """Pod security admission webhook (PSP-compatible policies and Pod Security Standards)."""
     if ctx.invoked_subcommand is not None:
@@ -105,10 +131,22 @@ def webhook(
     host, port = _split_listen(listen)
     logs.configure()
     _install_uvloop()
+    children_argv = [
+        *(("--tls-cert", str(tls_cert), "--tls-key", str(tls_key))),
+        *(("--kubeconfig", str(kubeconfig)) if kubeconfig else ()),
+        *(("--in-cluster",) if in_cluster else ()),
+        *(("--cluster-file", str(cluster_file)) if cluster_file else ()),
+        *(("--config", str(config_file)) if config_file else ()),
+        *(("--poll-interval", str(poll_interval))),
+    ]
     try:
         parsed = settings.load(config_file)
         asyncio.run(
             _serve(
+                children_argv=children_argv,
+                extra_workers=0 if worker_child else worker_count - 1,
+                child=worker_child,
+                reuse_port=worker_child or worker_count > 1,
                 host=host,
                 port=port,
                 tls_cert=tls_cert,

@@ -61,8 +61,12 @@ async def start(
     poll_interval: float = 1.0,
     sync_timeout: float = 30.0,
     policy_probe_interval: float = 30.0,
+    reuse_port: bool = False,
 ) -> Running:
-    """Start serving; raises ConfigError for unusable flags or files."""
+    """Start serving; raises ConfigError for unusable flags or files.
+
+    `reuse_port` listens with SO_REUSEPORT, so that `--workers` processes share the port.
+    """
     if sum((kubeconfig is not None, cluster_file is not None, in_cluster)) != 1:
         raise ValueError("exactly one of kubeconfig, cluster_file and in_cluster is required")
     context = tls.ReloadingContext(tls_cert, tls_key)
@@ -110,8 +114,11 @@ async def start(
     )
     runner = web.AppRunner(app.build(webhook), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=context.context, backlog=1024)
+    site = web.TCPSite(
+        runner, host, port, ssl_context=context.context, backlog=1024, reuse_port=reuse_port
+    )
     await site.start()
+    port = port or int(runner.addresses[0][1])
     shown = f"[{host}]" if ":" in host else host
     url = f"https://{shown}:{port}"
     _log.info("webhook listening", url=url, mode=settings.mode)

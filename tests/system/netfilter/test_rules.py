@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from podwarden.netfilter import endpoints
+from podwarden.netfilter import backends, endpoints, reconcile, render
 from podwarden.testing.netlab import NODE_POD_V4, NODE_POD_V6, POD_V4, Lab, stop
 from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 
@@ -236,3 +236,37 @@ def test_azure_probes_from_wireserver_get_answers_pods_still_cannot_reach_it(
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "refused" and float(result["ms"]) < 100, (url, result)  # type: ignore[arg-type]
     assert lab.pod_leaks() == []
+
+
+@pytest.mark.parametrize("backend", ["iptables-nft", "iptables-legacy"])
+def test_a_rule_inserted_above_our_jumps_is_drift_and_gets_repaired(lab: Lab, backend: str):
+    """`-I FORWARD 1 -j ACCEPT` (and the same in nat PREROUTING) would skip the refusal."""
+    fake_proxy(lab, NODE_POD_V4)
+    apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
+    spec = render.RuleSpec(
+        provider="aws",
+        pod_interfaces=("cali+",),
+        proxy4=render.HostPort(NODE_POD_V4, PROXY_PORT),
+    )
+    checker = reconcile.Installer(
+        backends.select(backend, runner=lab.node_runner),  # type: ignore[arg-type]
+        render.render(spec),
+        lab.node_runner,
+    )
+    assert checker.drift() is None
+    tool = "iptables-legacy" if backend == "iptables-legacy" else "iptables-nft"
+    lab.run_in(lab.node, [tool, "-I", "FORWARD", "1", "-j", "ACCEPT"])
+    lab.run_in(lab.node, [tool, "-t", "nat", "-I", "PREROUTING", "1", "-j", "ACCEPT"])
+    # control: the hole is real while the jumps sit below the ACCEPTs
+    hole = lab.get(lab.pod, IMDS)
+    assert hole["outcome"] == "ok" and str(hole["body"]).startswith("UPSTREAM"), hole
+    leaks = len(lab.pod_leaks())
+    assert checker.drift() == "rules differ"
+    assert checker.reconcile_once() and checker.drift() is None
+    for table, chain in (("filter", "FORWARD"), ("nat", "PREROUTING")):
+        listed = lab.run_in(lab.node, [tool, "-t", table, "-S", chain]).stdout.splitlines()
+        assert "podwarden:jump-" in listed[1] and listed[2].endswith("-j ACCEPT"), listed
+    result = lab.get(lab.pod, IMDS)
+    assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), result
+    assert lab.get(lab.pod, f"http://{endpoints.WIRESERVER_V4}/")["outcome"] == "refused"
+    assert len(lab.pod_leaks()) == leaks

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from podwarden.cli import main
+from podwarden.netfilter import hostnet, render
+from podwarden.testing.net import free_port
 
 
 def test_rules_apply_names_the_bad_key_of_the_config_file(tmp_path: Path):
@@ -34,3 +37,56 @@ def test_agent_config_errors_exit_2_with_the_key(tmp_path: Path):
     result = CliRunner().invoke(main, ["agent", "--provider", "gce", "--upstream", "http://x"])
     assert result.exit_code == 2
     assert "listen: required (--listen or key `listen`)" in result.output
+
+
+def _vanished_netcls_pod_cgroup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A v1 node whose pod cgroup disappears (or cannot be written) before tagging."""
+
+    def pod_match(path: str, **_: object) -> tuple[render.ClassidMatch, tuple[()]]:
+        return render.ClassidMatch(hostnet.DEFAULT_CLASSID, path, str(tmp_path)), ()
+
+    monkeypatch.setattr(hostnet, "pod_match", pod_match)
+
+
+def test_rules_apply_reports_a_cgroup_error_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    _vanished_netcls_pod_cgroup(monkeypatch, tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["rules", "apply", "--provider", "aws", "--pod-interface", "cali+"]
+        + ["--fail-closed-only", "--pod-cgroup", "kubepods"],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"net_cls: the pod cgroup {tmp_path}/kubepods no longer exists" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+def test_agent_reports_a_cgroup_error_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    _vanished_netcls_pod_cgroup(monkeypatch, tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["agent", "--provider", "aws", "--upstream", f"http://127.0.0.1:{free_port()}"]
+        + ["--listen", f"127.0.0.1:{free_port()}", "--pod-interface", "cali+"]
+        + ["--pod-cgroup", "kubepods"],
+    )
+    assert result.exit_code == 1, result.output
+    assert "podwarden agent: net_cls: the pod cgroup" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_agent_refuses_alibaba_cleanly_and_points_to_rules_apply(tmp_path: Path, how: str):
+    config = tmp_path / "agent.yaml"
+    config.write_text("provider: alibaba\nupstream: http://100.100.100.200\n")
+    args = ["--provider", "alibaba", "--upstream", "http://100.100.100.200"]
+    if how == "config":
+        args = ["--config", str(config)]
+    result = CliRunner().invoke(main, ["agent", *args, "--listen", "10.0.0.1:988"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "provider: the proxy speaks aws, gce or azure, not alibaba" in result.output
+    assert "podwarden rules apply --provider alibaba --fail-closed-only" in result.output

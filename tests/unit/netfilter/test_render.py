@@ -202,3 +202,23 @@ def test_iptables_removal_deletes_only_our_jumps_and_chains():
         "-X PODWARDEN-FILTER-FORWARD",
         "COMMIT",
     ]
+
+
+def test_iptables_jump_below_another_rule_is_drift_and_is_moved_back_first():
+    ruleset = render.render(spec())
+    saved = (
+        "*filter\n"
+        "-A FORWARD -j ACCEPT\n"
+        "-A FORWARD -m comment --comment podwarden:jump-filter_forward"
+        " -j PODWARDEN-FILTER-FORWARD\n"
+        "COMMIT\n"
+    )
+    live = iptables.parse_save(saved)
+    assert live["filter/FORWARD"] == ["podwarden:jump-filter_forward@2"]
+    expected = iptables.expected_signature(ruleset, 4)
+    assert expected["filter/FORWARD"] == ["podwarden:jump-filter_forward@1"]
+    script = iptables.restore_script(ruleset, 4, live).splitlines()
+    jump = "-m comment --comment podwarden:jump-filter_forward -j PODWARDEN-FILTER-FORWARD"
+    assert script.index(f"-D FORWARD {jump}") < script.index(f"-I FORWARD 1 {jump}")
+    removal = iptables.removal_script(live)
+    assert f"-D FORWARD {jump}" in removal and "@" not in removal

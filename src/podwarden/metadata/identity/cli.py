@@ -49,7 +49,10 @@ _OPTIONS: list[Callable[[F], F]] = [
         "--cluster-file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Pod identity: pods and namespaces from a YAML file.",
+        help="Pod identity: pods and namespaces from a YAML file, polled every second. "
+        "No consistent read: the file alone decides, so when an address passes to a new "
+        "pod, the old pod's role is served on it until the rewritten file is read "
+        "(up to 1 s after the write). Remove a pod from the file before its address is reused.",
     ),
     click.option(
         "--base-role-arn",
@@ -76,13 +79,18 @@ _OPTIONS: list[Callable[[F], F]] = [
         type=click.Choice(["pod", "role"]),
         default="pod",
         show_default=True,
-        help="AWS: one STS session per pod, or per role.",
+        help="AWS: `pod` (default): one STS session per pod, named namespace.pod, so "
+        "CloudTrail attributes each call to its pod; costs one AssumeRole per pod per "
+        "refresh period. `role`: one session per (role, external id) shared by all its "
+        "pods — one AssumeRole per role per period, but CloudTrail sees only "
+        "podwarden-<role> (no session tags).",
     ),
     click.option(
         "--container-credentials-secret-file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="AWS: serve GET /v1/credentials with per-pod tokens keyed by this secret.",
+        help="AWS: serve GET /v1/credentials with per-pod tokens keyed by this secret "
+        "(print a pod's token with `podwarden identity container-token`).",
     ),
     click.option(
         "--gcp-iam-endpoint",
