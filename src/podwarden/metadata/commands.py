@@ -50,6 +50,24 @@ EXIT_CONFIG = 2
 @click.option("--upstream-timeout", default=5.0, show_default=True, help="Seconds per read.")
 @click.option("--drain-timeout", default=10.0, show_default=True, help="Seconds to drain on stop.")
 @click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send a whole request (slow clients are cut off).",
+)
+@click.option(
+    "--max-connections",
+    default=4096,
+    show_default=True,
+    help="Open client connections at most; more get 503 and are closed.",
+)
+@click.option(
+    "--max-connections-per-client",
+    default=256,
+    show_default=True,
+    help="Open connections one client address may hold.",
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -66,6 +84,9 @@ def proxy(
     log_level: str,
     upstream_timeout: float,
     drain_timeout: float,
+    header_timeout: float,
+    max_connections: int,
+    max_connections_per_client: int,
     workers: int,
     **identity_flags: Any,
 ) -> None:
@@ -89,6 +110,9 @@ def proxy(
             upstream_timeout=upstream_timeout,
             drain_timeout=drain_timeout,
             workers=workers,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+            max_connections_per_client=max_connections_per_client,
         )
         identity = identity_cli.parse(settings.provider, identity_flags)
     except ConfigError as exc:

@@ -55,9 +55,7 @@ def caller(moto: Moto, creds: botocore.credentials.Credentials) -> str:
     return str(sts.get_caller_identity()["Arn"])
 
 
-async def test_the_printed_token_gets_the_pod_its_role_through_botocore(
-    node_env, stack, tmp_path
-):
+async def test_the_printed_token_gets_the_pod_its_role_through_botocore(node_env, stack, tmp_path):
     secret_file = tmp_path / "container-secret"
     secret_file.write_text("c2VjcmV0LWZvci1jb250YWluZXItdG9rZW5z\n")
     view = store.ClusterView()
@@ -75,9 +73,7 @@ async def test_the_printed_token_gets_the_pod_its_role_through_botocore(
     assert len(token) == 64 and printed.stdout == token + "\n"
     full_uri = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{running.url}/v1/credentials"}
 
-    creds = await asyncio.to_thread(
-        load, {**full_uri, "AWS_CONTAINER_AUTHORIZATION_TOKEN": token}
-    )
+    creds = await asyncio.to_thread(load, {**full_uri, "AWS_CONTAINER_AUTHORIZATION_TOKEN": token})
     assert creds is not None and creds.method == "container-role"
     assert (await asyncio.to_thread(caller, node_env, creds)).endswith(
         ":assumed-role/reader/team.mypod"

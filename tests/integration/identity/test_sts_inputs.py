@@ -54,9 +54,7 @@ def _caller(moto: Moto, document: dict[str, str]) -> str:
     return str(sts.get_caller_identity()["Arn"])
 
 
-async def test_assume_role_carries_arn_session_name_duration_external_id_and_tags(
-    node_env, stack
-):
+async def test_assume_role_carries_arn_session_name_duration_external_id_and_tags(node_env, stack):
     mine = pod(
         "mypod",
         "127.0.0.1",
@@ -119,10 +117,7 @@ async def test_role_scope_shares_one_session_among_pods_of_a_role(node_env, stac
     """`--session-scope role`: the issue's "cache per (role, external id)" — one STS call."""
     view = await _view(
         permit_all_roles(),
-        *(
-            pod(f"p{i}", f"127.0.0.{i + 1}", annotations={keys.AWS_ROLE: READER})
-            for i in range(5)
-        ),
+        *(pod(f"p{i}", f"127.0.0.{i + 1}", annotations={keys.AWS_ROLE: READER}) for i in range(5)),
     )
     async with recording_relay(node_env.url) as relay:
         running = await stack(

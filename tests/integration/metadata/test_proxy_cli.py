@@ -146,3 +146,37 @@ async def test_sigterm_drains_in_flight_requests_then_exits_0(emulator):
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_connection_limits_from_the_command_line(emulator):
+    """`--max-connections-per-client 1`: a second connection from the same address gets 503."""
+    upstream = await emulator(ProviderName.GCE)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        PODWARDEN,
+        "proxy",
+        "--provider=gce",
+        f"--upstream={upstream}",
+        f"--listen=127.0.0.1:{port}",
+        "--max-connections-per-client=1",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                first = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("proxy did not listen")
+        second_reader, second_writer = await asyncio.open_connection("127.0.0.1", port)
+        second_writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nMetadata-Flavor: Google\r\n\r\n")
+        status = await asyncio.wait_for(second_reader.readline(), 5)
+        assert status.startswith(b"HTTP/1.1 503"), status
+        first[1].close()
+        second_writer.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)

@@ -13,7 +13,6 @@ from podwarden.testing.netlab import NODE_POD_V4, PODWARDEN, Lab, stop
 
 PROXY_PORT = 18182
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
-ROOT, WHY = cgroups.v2_root_or_reason()
 
 
 def in_cgroup_get(lab: Lab, directory: Path, url: str) -> dict[str, object]:
@@ -25,16 +24,14 @@ def in_cgroup_get(lab: Lab, directory: Path, url: str) -> dict[str, object]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
-@pytest.mark.skipif(ROOT is None, reason=f"needs a writable cgroup v2 hierarchy: {WHY}")
 @pytest.mark.parametrize(
     ("backend", "listen"),
     [("nft", NODE_POD_V4), ("iptables-legacy", NODE_POD_V4), ("nft", "127.0.0.1")],
 )
 def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
-    lab: Lab, backend: str, listen: str
+    lab: Lab, cgroup_v2_root: Path, backend: str, listen: str
 ):
-    assert ROOT is not None
-    with cgroups.pod_cgroup(ROOT) as (path, directory):
+    with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
         proxy = lab.spawn(lab.node, lab.helper("fakeproxy", f"{listen}:{PROXY_PORT}"))
         lab.podwarden(
             "rules",
@@ -67,11 +64,11 @@ def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
         assert len(upstream_paths) == 1, upstream_paths
 
 
-@pytest.mark.skipif(ROOT is None, reason=f"needs a writable cgroup v2 hierarchy: {WHY}")
-def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(lab: Lab):
+def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(
+    lab: Lab, cgroup_v2_root: Path
+):
     """As in a DaemonSet: the agent's own cgroup is below kubepods, its upstream calls pass."""
-    assert ROOT is not None
-    with cgroups.pod_cgroup(ROOT) as (path, directory):
+    with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
         (directory / "agent").mkdir()
         (directory / "pod1").mkdir()
         try:
@@ -115,5 +112,5 @@ def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(lab
         finally:
             for child in ("agent", "pod1"):
                 for pid in (directory / child / "cgroup.procs").read_text().split():
-                    (ROOT / "cgroup.procs").write_text(pid)
+                    (cgroup_v2_root / "cgroup.procs").write_text(pid)
                 (directory / child).rmdir()

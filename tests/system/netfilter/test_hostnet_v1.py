@@ -26,6 +26,7 @@ import pytest
 
 from podwarden.netfilter import endpoints, hostnet
 from podwarden.testing.netlab import NODE_POD_V4, NODE_UP_V4, PODWARDEN, Lab, stop
+from tests.system.netfilter.conftest import require
 
 PROXY_PORT = 18192
 HEALTH = "127.0.0.1:18196"
@@ -41,7 +42,10 @@ def _netcls_enabled() -> bool:
     return False
 
 
-pytestmark = pytest.mark.skipif(not _netcls_enabled(), reason="kernel without net_cls")
+@pytest.fixture(autouse=True)
+def _net_cls_kernel() -> None:
+    """Skip on a kernel without net_cls; fail instead under CI=true (CI has it)."""
+    require(_netcls_enabled(), "the kernel has no net_cls controller enabled")
 
 
 @dataclass
