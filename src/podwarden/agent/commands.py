@@ -43,6 +43,12 @@ EXIT_CONFIG = 2
     "--pod-cgroup",
     help="pods' cgroup below the hierarchy root, e.g. kubepods.slice (v2; net_cls on v1)",
 )
+@click.option(
+    "--exempt-cgroups",
+    "exempt_cgroups",
+    multiple=True,
+    help="a subtree of --pod-cgroup that keeps node access, e.g. for aws-node (repeat)",
+)
 @click.option("--reconcile-period", type=float, help="seconds between checks (default 5)")
 @click.option("--backend", type=click.Choice(list(backends.BACKENDS)))
 @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False))

@@ -36,6 +36,12 @@ def rules() -> None:
     "--pod-cgroup",
     help="pods' cgroup below the hierarchy root, e.g. kubepods.slice (v2; net_cls on v1)",
 )
+@click.option(
+    "--exempt-cgroups",
+    "exempt_cgroups",
+    multiple=True,
+    help="a subtree of --pod-cgroup that keeps node access, e.g. for aws-node (repeat)",
+)
 @click.option("--fail-closed-only", is_flag=True, help="refuse only, redirect nothing (boot)")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
 def apply_command(config_file: Path | None, **flags: object) -> None:

@@ -22,6 +22,7 @@ hierarchies) is an error, not a rule that silently matches nothing.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -138,32 +139,66 @@ def netcls_mount(mountinfo: Path = MOUNTINFO) -> Path:
     return (below or found)[0]
 
 
+def _exempt_paths(pod: str, exempt: tuple[str, ...], root: Path) -> tuple[str, ...]:
+    """Each `exempt_cgroups` entry: a directory strictly below the pod cgroup that exists."""
+    found = []
+    for entry in exempt:
+        try:
+            path = "/".join(_parts(entry))
+        except CgroupError:
+            raise CgroupError(
+                f"exempt_cgroups: {entry!r} must be a path below the cgroup root "
+                f"(e.g. {pod}/<system pod's cgroup>)"
+            ) from None
+        if not path.startswith(pod + "/"):
+            raise CgroupError(
+                f"exempt_cgroups: {entry!r} is not below pod_cgroup {pod!r} "
+                "(only subtrees of the pod cgroup can be exempted)"
+            )
+        if not (root / path).is_dir():
+            raise CgroupError(f"exempt_cgroups: {root / path} does not exist (is the path right?)")
+        found.append(path)
+    return tuple(found)
+
+
 def pod_match(
     path: str,
     *,
     classid: int = DEFAULT_CLASSID,
     exempt_self: bool = False,
+    exempt: tuple[str, ...] = (),
     mountinfo: Path = MOUNTINFO,
     pid: int | None = None,
 ) -> tuple[CgroupMatch | ClassidMatch, tuple[CgroupMatch, ...]]:
     """The match for `path` and the v2 exemptions: v2 when the path exists there, else
-    net_cls when mounted and holding it, else CgroupError (the caller fails closed)."""
+    net_cls when mounted and holding it, else CgroupError (the caller fails closed).
+
+    `exempt` lists subtrees of the pod cgroup whose processes keep the node's access
+    (host-network system pods such as aws-node or a CSI node plugin that need the node
+    role): v2 return rules ahead of the pod match, on v1 subtrees left untagged. Each
+    must exist when the rules are rendered (a cgroup v2 rule binds to the directory).
+    """
     parts = _parts(path)
+    pod = "/".join(parts)
     try:
         v2_root: Path | None = v2_mount(mountinfo)
     except CgroupError:
         v2_root = None
     if v2_root is not None and v2_root.joinpath(*parts).is_dir():
         match = resolve(path, mount=v2_root)
-        exempt = exemption_for_self(match, mount=v2_root, pid=pid) if exempt_self else ()
-        return match, exempt
+        listed = tuple(
+            resolve(entry, mount=v2_root) for entry in _exempt_paths(pod, exempt, v2_root)
+        )
+        own = exemption_for_self(match, mount=v2_root, pid=pid) if exempt_self else ()
+        return match, (*own, *[entry for entry in listed if entry not in own])
     try:
         v1_root: Path | None = netcls_mount(mountinfo)
     except CgroupError:
         v1_root = None
-    pod = "/".join(parts)
     if v1_root is not None and v1_root.joinpath(*parts).is_dir():
-        untagged = netcls_exemption(v1_root, pod, pid=pid) if exempt_self else ()
+        listed_v1 = _exempt_paths(pod, exempt, v1_root)
+        own_v1 = netcls_exemption(v1_root, pod, pid=pid) if exempt_self else ()
+        untagged = (*own_v1, *[entry for entry in listed_v1 if entry not in own_v1])
         return ClassidMatch(classid, pod, str(v1_root), untagged), ()
     raise CgroupError(
         f"pod_cgroup: {pod!r} does not exist below the cgroup v2 root "
@@ -246,5 +281,10 @@ def _set_classid(directory: Path, value: int, *, unless: int | None) -> int:
     except FileNotFoundError:
         return 0  # the cgroup went away between listing and writing
     except (OSError, ValueError) as exc:
-        raise CgroupError(f"net_cls: cannot set {path} to {value:#x}: {exc}") from None
+        hint = ""
+        if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+            hint = (
+                " (mount /sys/fs/cgroup writable on cgroup v1 nodes: deploy/agent/daemonset.yaml)"
+            )
+        raise CgroupError(f"net_cls: cannot set {path} to {value:#x}: {exc}{hint}") from None
     return 1

@@ -32,6 +32,9 @@ class RulesConfig(BaseModel):
     proxy6: str | None = None
     backend: BackendName = "nft"
     pod_cgroup: str | None = None
+    # Subtrees of pod_cgroup that keep the node's metadata access (aws-node, CSI node
+    # plugins: host-network system pods that need the node role).
+    exempt_cgroups: list[str] = Field(default_factory=list)
     # cgroup v1 nodes only: the net_cls classid the pod cgroups are tagged with.
     netcls_classid: int = Field(default=hostnet.DEFAULT_CLASSID, ge=1, le=0xFFFFFFFF)
     fail_closed_only: bool = False
@@ -87,10 +90,15 @@ def rule_spec(settings: RulesConfig, *, exempt_self: bool = False) -> render.Rul
         proxy6 = host_port(settings.proxy6, key="proxy6")
     cgroup: render.CgroupMatch | render.ClassidMatch | None = None
     exempt: tuple[render.CgroupMatch, ...] = ()
+    if settings.exempt_cgroups and not settings.pod_cgroup:
+        raise ConfigError("exempt_cgroups: needs pod_cgroup (exemptions are subtrees of it)")
     if settings.pod_cgroup:
         try:
             cgroup, exempt = hostnet.pod_match(
-                settings.pod_cgroup, classid=settings.netcls_classid, exempt_self=exempt_self
+                settings.pod_cgroup,
+                classid=settings.netcls_classid,
+                exempt_self=exempt_self,
+                exempt=tuple(settings.exempt_cgroups),
             )
         except (hostnet.CgroupError, OSError) as exc:
             raise ConfigError(str(exc)) from None

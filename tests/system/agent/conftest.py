@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from podwarden.testing import netlab
+from tests.system.netfilter.conftest import cgroup_v2_root
+
+__all__ = ["cgroup_v2_root", "lab"]
 
 
 @pytest.fixture

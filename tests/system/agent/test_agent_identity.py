@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from podwarden.netfilter import endpoints
@@ -28,7 +27,6 @@ ACCOUNT = "123456789012"
 ROLE = "reader"
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data"
 CREDS = f"{IMDS}/iam/security-credentials/"
-ROOT, WHY = cgroups.v2_root_or_reason()
 
 WHO_AM_I = r"""
 import json, sys, boto3
@@ -159,11 +157,11 @@ def test_the_pod_gets_its_own_role_from_sts_and_nothing_else(lab: Lab, tmp_path:
     assert "security-credentials" not in (lab.log.read_text() if lab.log.exists() else "")
 
 
-@pytest.mark.skipif(ROOT is None, reason=f"needs a writable cgroup v2 hierarchy: {WHY}")
-def test_a_host_network_process_gets_no_role_but_benign_metadata(lab: Lab, tmp_path: Path) -> None:
-    assert ROOT is not None
+def test_a_host_network_process_gets_no_role_but_benign_metadata(
+    lab: Lab, tmp_path: Path, cgroup_v2_root: Path
+) -> None:
     moto_url = start_moto(lab)
-    with cgroups.pod_cgroup(ROOT) as (path, directory):
+    with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
         agent = start_agent(lab, tmp_path, moto_url, path)
         try:
             listing = in_cgroup_get(lab, directory, CREDS)

@@ -9,9 +9,10 @@ import pytest
 
 from podwarden.netfilter import endpoints
 from podwarden.testing import cgroups
-from podwarden.testing.netlab import NODE_POD_V4, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import NODE_POD_V4, NODE_UP_V4, PODWARDEN, Lab, stop
 
 PROXY_PORT = 18182
+PROBED_PORT = 18187
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 
 
@@ -114,3 +115,70 @@ def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(
                 for pid in (directory / child / "cgroup.procs").read_text().split():
                     (cgroup_v2_root / "cgroup.procs").write_text(pid)
                 (directory / child).rmdir()
+
+
+def _apply(lab: Lab, backend: str, path: str, *extra: str) -> None:
+    lab.podwarden(
+        "rules",
+        "apply",
+        "--provider",
+        "azure",
+        "--pod-interface",
+        "cali+",
+        "--backend",
+        backend,
+        "--proxy",
+        f"{NODE_POD_V4}:{PROXY_PORT}",
+        "--pod-cgroup",
+        path,
+        *extra,
+    )
+
+
+@pytest.mark.parametrize("backend", ["nft", "iptables-legacy"])
+def test_exempt_cgroups_keep_node_access_other_hostnet_pods_do_not(
+    lab: Lab, cgroup_v2_root: Path, backend: str
+):
+    """aws-node / a CSI node plugin need the node role: their cgroup is exempted."""
+    with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
+        children = ("aws-node", "pod1")
+        for child in children:
+            (directory / child).mkdir()
+        try:
+            lab.spawn(lab.node, lab.helper("fakeproxy", f"{NODE_POD_V4}:{PROXY_PORT}"))
+            _apply(lab, backend, path, "--exempt-cgroups", f"{path}/aws-node")
+            system_pod = in_cgroup_get(lab, directory / "aws-node", IMDS)
+            assert system_pod["outcome"] == "ok", system_pod
+            assert system_pod["body"] == "UPSTREAM /latest/meta-data/instance-id", system_pod
+            other = in_cgroup_get(lab, directory / "pod1", IMDS)
+            assert other["outcome"] == "ok" and str(other["body"]).startswith("PROXY"), other
+            assert lab.pod_leaks() == []
+        finally:
+            for child in children:
+                for pid in (directory / child / "cgroup.procs").read_text().split():
+                    (cgroup_v2_root / "cgroup.procs").write_text(pid)
+                (directory / child).rmdir()
+
+
+def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
+    lab: Lab, cgroup_v2_root: Path
+):
+    """A host-network server (an ingress controller) probed FROM 168.63.129.16 answers."""
+    with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
+        server = lab.spawn(
+            lab.node,
+            lab.helper("fakeproxy", f"{NODE_UP_V4}:{PROBED_PORT}"),
+            preexec=f"echo $$ > {directory}/cgroup.procs",
+        )
+        _apply(lab, "nft", path)
+        probe = lab.get(
+            lab.cloud,
+            f"http://{NODE_UP_V4}:{PROBED_PORT}/healthz",
+            source=endpoints.WIRESERVER_V4,
+        )
+        assert probe["outcome"] == "ok" and probe["body"] == "PROXY /healthz", probe
+        for port in (80, 32526):
+            url = f"http://{endpoints.WIRESERVER_V4}:{port}/"
+            assert in_cgroup_get(lab, directory, url)["outcome"] == "refused", url
+        stop(server)
+        assert lab.upstream_clients() == []

@@ -82,3 +82,31 @@ async def test_patched_pod_cannot_chroot_or_ping(
     allowed_ping = _run(pod_netns, unpatched, ping)
     assert allowed_ping.returncode == 0, allowed_ping.stdout + allowed_ping.stderr
     assert "1 received" in allowed_ping.stdout
+
+
+async def test_var_log_policy_refuses_the_rootfs_pod_and_writable_mounts(
+    start_webhook: Starter,
+) -> None:
+    var_log = {"mode": "psp", "psp": {"policies": ["policy-var-log.yaml"]}}
+    client = await start_webhook(config=var_log)
+    rootfs = load_example("pod-rootfs.yaml")
+    refused = await client.post("/mutate", review(rootfs))
+    assert refused["allowed"] is False
+    assert refused["status"]["message"] == (
+        "PodSecurityPolicy: unable to admit pod: [spec.volumes[0].hostPath.pathPrefix: "
+        'Invalid value: "/": is not allowed to be used]'
+    )
+    logs = copy.deepcopy(rootfs)
+    logs["spec"]["volumes"][0]["hostPath"]["path"] = "/var/log/pods"
+    writable = await client.post("/mutate", review(logs))
+    assert writable["allowed"] is False  # PSP checks readOnly, it does not set it
+    assert writable["status"]["message"].endswith(
+        "[spec.containers[0].volumeMounts[0].readOnly: Invalid value: false: must be read-only]"
+    )
+    logs["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = True
+    admitted = await client.post("/mutate", review(logs))
+    assert admitted["allowed"], admitted
+    ops = json.loads(base64.b64decode(admitted["patch"]))
+    patched: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(logs), ops)
+    container = patched["spec"]["containers"][0]
+    assert {"SYS_CHROOT", "NET_RAW"} <= set(container["securityContext"]["capabilities"]["drop"])

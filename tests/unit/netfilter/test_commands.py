@@ -54,8 +54,10 @@ def test_rules_apply_reports_a_cgroup_error_without_a_traceback(
     _vanished_netcls_pod_cgroup(monkeypatch, tmp_path)
     result = CliRunner().invoke(
         main,
-        ["rules", "apply", "--provider", "aws", "--pod-interface", "cali+"]
-        + ["--fail-closed-only", "--pod-cgroup", "kubepods"],
+        [
+            *("rules", "apply", "--provider", "aws", "--pod-interface", "cali+"),
+            *("--fail-closed-only", "--pod-cgroup", "kubepods"),
+        ],
     )
     assert result.exit_code == 1, result.output
     assert f"net_cls: the pod cgroup {tmp_path}/kubepods no longer exists" in result.output
@@ -69,9 +71,11 @@ def test_agent_reports_a_cgroup_error_without_a_traceback(
     _vanished_netcls_pod_cgroup(monkeypatch, tmp_path)
     result = CliRunner().invoke(
         main,
-        ["agent", "--provider", "aws", "--upstream", f"http://127.0.0.1:{free_port()}"]
-        + ["--listen", f"127.0.0.1:{free_port()}", "--pod-interface", "cali+"]
-        + ["--pod-cgroup", "kubepods"],
+        [
+            *("agent", "--provider", "aws", "--upstream", f"http://127.0.0.1:{free_port()}"),
+            *("--listen", f"127.0.0.1:{free_port()}", "--pod-interface", "cali+"),
+            *("--pod-cgroup", "kubepods"),
+        ],
     )
     assert result.exit_code == 1, result.output
     assert "podwarden agent: net_cls: the pod cgroup" in result.output

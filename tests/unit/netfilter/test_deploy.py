@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +16,7 @@ import pytest
 import yaml
 
 from podwarden.agent.settings import AgentConfig
+from podwarden.netfilter import commands, settings
 from podwarden.netfilter.settings import RulesConfig
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -52,3 +59,133 @@ def test_the_configmap_keys_are_accepted_by_the_commands():
     data = by_name("ConfigMap", "podwarden-agent")["data"]
     AgentConfig.model_validate(yaml.safe_load(data["agent.yaml"]))
     RulesConfig.model_validate(yaml.safe_load(data["rules.yaml"]))
+
+
+def test_configmap_documents_listen6_and_exempt_cgroups_as_accepted_keys():
+    text = (DEPLOY / "agent" / "configmap.yaml").read_text()
+    agent_yaml = by_name("ConfigMap", "podwarden-agent")["data"]["agent.yaml"]
+    assert "exempt_cgroups" in yaml.safe_load(agent_yaml)
+    example = next(
+        line for line in agent_yaml.splitlines() if line.strip().startswith("# listen6:")
+    )
+    uncommented = agent_yaml + example.strip().removeprefix("# ") + "\n"
+    data = {**yaml.safe_load(uncommented), "listen": "10.0.0.1:988"}  # from the command
+    config = AgentConfig.model_validate(data)
+    assert config.listen6 and config.checked().proxy6 == config.listen6
+    assert "listen6" in text
+
+
+def test_route_localnet_state_survives_agent_restarts_and_reaches_the_uninstaller():
+    """/run/podwarden must be the host's, in the agent and in the uninstall job."""
+    for name in ("podwarden-agent", "podwarden-uninstall"):
+        spec = by_name("DaemonSet", name)["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["state"]["hostPath"]["path"] == "/run/podwarden", name
+        mounts = [
+            m
+            for c in spec.get("initContainers", []) + spec["containers"]
+            for m in c.get("volumeMounts", [])
+            if m["name"] == "state"
+        ]
+        assert mounts and all(m["mountPath"] == "/run/podwarden" for m in mounts), name
+        assert all(not m.get("readOnly") for m in mounts), name
+
+
+def test_the_daemonset_documents_the_cgroup_v1_writable_mount():
+    text = (DEPLOY / "agent" / "daemonset.yaml").read_text()
+    assert "cgroup v1 nodes" in text and "readOnly: false" in text
+
+
+CONTAINERFILE = DEPLOY / "Containerfile"
+INSTRUCTIONS = {
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+}
+
+
+def containerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with comments dropped and `\\` continuations joined."""
+    joined = ""
+    found: list[tuple[str, str]] = []
+    for line in CONTAINERFILE.read_text().splitlines():
+        if not joined and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        joined += line.rstrip().removesuffix("\\") + " "
+        if line.rstrip().endswith("\\"):
+            continue
+        word, _, rest = joined.strip().partition(" ")
+        found.append((word, " ".join(rest.split())))
+        joined = ""
+    assert not joined, "the Containerfile ends inside a continued line"
+    return found
+
+
+def test_containerfile_syntax_and_contents():
+    """No container engine here: the syntax is checked by hand, the contents by intent."""
+    steps = containerfile_instructions()
+    assert all(word in INSTRUCTIONS for word, _ in steps), steps
+    assert steps[0][0] == "FROM" and "slim" in steps[0][1]
+    stages = [args.split() for word, args in steps if word == "FROM"]
+    names = {parts[2] for parts in stages if len(parts) == 3 and parts[1].upper() == "AS"}
+    for word, args in steps:
+        if word == "COPY" and not args.startswith("--from="):
+            for source in args.split()[:-1]:
+                assert (DEPLOY.parent / source).exists(), f"COPY {source}: not in the repository"
+        if args.startswith("--from="):
+            assert args.split()[0].removeprefix("--from=") in names, args
+    runs = " ".join(args for word, args in steps if word == "RUN")
+    for package in ("nftables", "iptables", "conntrack", "procps"):
+        assert f" {package}" in runs, package
+    assert re.search(r"pip install [^&]* \.( |$)", runs), runs
+    entrypoint = json.loads(next(args for word, args in steps if word == "ENTRYPOINT"))
+    assert entrypoint == ["podwarden"]
+    agent = by_name("DaemonSet", "podwarden-agent")["spec"]["template"]["spec"]["containers"][0]
+    assert agent["command"][0] == entrypoint[0]
+
+
+UNIT = DEPLOY / "systemd" / "podwarden-rules.service"
+
+
+def exec_start() -> list[str]:
+    line = next(ln for ln in UNIT.read_text().splitlines() if ln.startswith("ExecStart="))
+    return shlex.split(line.removeprefix("ExecStart="))
+
+
+def test_boot_unit_applies_fail_closed_rules_without_a_pod_cgroup_before_kubelet():
+    argv = exec_start()
+    assert argv[:3] == ["/usr/local/bin/podwarden", "rules", "apply"]
+    assert "--fail-closed-only" in argv and "--pod-cgroup" not in argv
+    context = commands.apply_command.make_context("apply", argv[3:])  # flags as the CLI parses
+    flags = {k: v for k, v in context.params.items() if k != "config_file"}
+    spec = settings.rule_spec(settings.merge(settings.RulesConfig, None, flags))
+    assert spec.fail_closed_only and spec.pod_cgroup is None
+    text = UNIT.read_text()
+    assert "Before=" in text and "kubelet.service" in text.split("Before=")[1].splitlines()[0]
+    assert "RequiredBy=kubelet.service" in text  # no rules, no kubelet: fail closed
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_boot_unit_passes_systemd_analyze_verify(tmp_path: Path):
+    podwarden = Path(sys.executable).with_name("podwarden")  # the unit names /usr/local/bin
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace("/usr/local/bin/podwarden", str(podwarden)))
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert UNIT.name not in proc.stderr, proc.stderr

@@ -1,8 +1,9 @@
 """HTTP/DNS client run inside a pod (or node) namespace by the netfilter tests.
 
 `once URL [TIMEOUT [SOURCE]]` prints one JSON outcome (SOURCE: the local
-address to connect from, e.g. a metadata address the cloud namespace owns); `loop URL SECONDS` requests back to back
-for a bounded time and prints the outcome counts; `dns HOST` sends one query.
+address to connect from, e.g. a metadata address the cloud namespace owns);
+`loop URL SECONDS` requests back to back for a bounded time and prints the
+outcome counts; `dns HOST` sends one query.
 Outcomes: ok (status + body), refused (TCP reset), timeout, error.
 """
 
