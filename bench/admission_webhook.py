@@ -7,6 +7,13 @@ does not share its CPU time slice. Two measurements per case:
 - latency at a fixed 200 requests/s for 5 s (1,000 requests), an open-loop
   schedule from aiohttp (a late response never delays the next send), p50/p99/max.
 Target from issue 5: p99 under 10 ms at 200 requests/s. Bounded in time and count.
+
+The fixed-rate run comes first, on WARM_CONNECTIONS pooled connections, with the
+generator on uvloop and its garbage collector frozen for the run: otherwise the
+tail measured the bench, not the webhook (the webhook draining wrk's queue, TLS
+handshakes of connections opened mid-run, and the generator's own 11-21 ms full
+collections, one per run). What is left of the tail is CPU time the machine's
+other processes take: the load average is printed with each fixed-rate row.
 """
 
 from __future__ import annotations

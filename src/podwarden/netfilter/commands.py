@@ -58,7 +58,7 @@ def apply_command(config_file: Path | None, **flags: object) -> None:
             flush_conntrack=merged.flush_conntrack,
         )
         installer.install()
-    except (ConfigError, NetfilterError, hostnet.CgroupError) as exc:
+    except (ConfigError, NetfilterError, hostnet.CgroupError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -71,7 +71,7 @@ def remove_command(backend: str | None) -> None:
     try:
         for name in _chosen(backend):
             reconcile.uninstall(backends.select(name, runner=runner), runner=runner)
-    except NetfilterError as exc:
+    except (NetfilterError, OSError) as exc:  # OSError: the route_localnet record
         raise click.ClickException(str(exc)) from None
 
 

@@ -173,6 +173,9 @@ def _wire(lab: Lab) -> None:
     )  # what `rules apply` records there must not outlive the namespace
     lab.tracker.on_close(f"file {record}", lambda: record.unlink(missing_ok=True))
     lab.cloud = lab.tracker.add_netns("cloud")
+    for ns in (lab.pod, lab.node, lab.cloud):  # no DAD on the links: IPv6 usable at once
+        for scope in ("all", "default"):
+            netns.sysctl(f"net.ipv6.conf.{scope}.accept_dad", "0", netns=ns)
     lab.pod_if = f"cali{lab.tag}"
     lab.tracker.add_veth(f"pe{lab.tag}", lab.pod, lab.pod_if, lab.node)
     lab.tracker.add_veth(f"nu{lab.tag}", lab.node, f"ce{lab.tag}", lab.cloud)

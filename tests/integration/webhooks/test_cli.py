@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -92,12 +94,12 @@ def test_the_command_serves_reviews_over_tls(cert_dir: Path, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def lab_server() -> ServerThread:
+def lab_server() -> Iterator[ServerThread]:
     with ServerThread() as server:
         yield server
 
 
-def _sar(url: str, user: str, groups: list[str], verb: str, resource: str) -> dict:
+def _sar(url: str, user: str, groups: list[str], verb: str, resource: str) -> dict[str, Any]:
     body = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
@@ -112,7 +114,7 @@ def _sar(url: str, user: str, groups: list[str], verb: str, resource: str) -> di
         f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews", json=body, timeout=10
     )
     assert response.status_code == 201
-    status: dict = response.json()["status"]
+    status: dict[str, Any] = response.json()["status"]
     return status
 
 
@@ -162,7 +164,7 @@ def _listening_pids(port: int) -> set[int]:
     return {int(pid) for pid in re.findall(r"pid=(\d+)", done.stdout)}
 
 
-def _ask(port: int, ca_file: Path) -> dict:
+def _ask(port: int, ca_file: Path) -> dict[str, Any]:
     context = ssl.create_default_context(cafile=str(ca_file))
     context.check_hostname = False  # the CA is what matters here
     request = urllib.request.Request(
@@ -171,7 +173,7 @@ def _ask(port: int, ca_file: Path) -> dict:
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        answer: dict = json.loads(response.read())["response"]
+        answer: dict[str, Any] = json.loads(response.read())["response"]
     return answer
 
 

@@ -160,8 +160,9 @@ def test_exempt_cgroups_keep_node_access_other_hostnet_pods_do_not(
                 (directory / child).rmdir()
 
 
+@pytest.mark.parametrize("backend", ["nft", "iptables-legacy"])
 def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
-    lab: Lab, cgroup_v2_root: Path
+    lab: Lab, cgroup_v2_root: Path, backend: str
 ):
     """A host-network server (an ingress controller) probed FROM 168.63.129.16 answers."""
     with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
@@ -170,7 +171,7 @@ def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
             lab.helper("fakeproxy", f"{NODE_UP_V4}:{PROBED_PORT}"),
             preexec=f"echo $$ > {directory}/cgroup.procs",
         )
-        _apply(lab, "nft", path)
+        _apply(lab, backend, path)
         probe = lab.get(
             lab.cloud,
             f"http://{NODE_UP_V4}:{PROBED_PORT}/healthz",
