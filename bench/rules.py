@@ -66,7 +66,7 @@ def apply_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
                 started = time.perf_counter()
                 installer.reconcile_once()
                 checks.append(time.perf_counter() - started)
-                _flush(lab, backend_name)
+                lab.flush_by_hand(backend_name)
                 started = time.perf_counter()
                 repaired = installer.reconcile_once()
                 repairs.append(time.perf_counter() - started)
@@ -86,22 +86,12 @@ def apply_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
     return rows
 
 
-def _flush(lab: lab_module.Lab, backend: str) -> None:
-    if backend == "nft":
-        lab.run_in(lab.node, ["nft", "flush", "table", "inet", "podwarden"])
-    else:
-        tool = "iptables-legacy" if backend == "iptables-legacy" else "iptables-nft"
-        lab.run_in(lab.node, [tool, "-t", "nat", "-F", "PODWARDEN-TO-PROXY"])
-
-
 def exposure_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
     rows = []
     url = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
     for mode in ("podwarden (rules kept)", "peer (rules removed on exit)"):
         lab.log.unlink(missing_ok=True)
-        lab.podwarden(
-            "rules", "apply", "--provider", "aws", "--pod-interface", "cali+", "--fail-closed-only"
-        )
+        lab.podwarden(*lab_module.rules_apply_args(fail_closed_only=True))
         stop_file = Path(tempfile.mkdtemp()) / "stop"
         client = lab.spawn(
             lab.pod, lab.helper("client", "loop", url, "120", str(stop_file)), wait_line=None
@@ -110,27 +100,14 @@ def exposure_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
         for _ in range(RESTARTS):
             agent = lab.spawn(
                 lab.node,
-                [
-                    str(lab_module.PODWARDEN),
-                    "agent",
-                    "--provider",
-                    "aws",
-                    "--upstream",
-                    f"http://{endpoints.IMDS_V4}",
-                    "--listen",
-                    f"{lab_module.NODE_POD_V4}:18191",
-                    "--pod-interface",
-                    "cali+",
-                    "--health-listen",
-                    "127.0.0.1:18192",
-                    "--log-level",
-                    "error",
-                ],
+                lab_module.agent_argv(
+                    listen=f"{lab_module.NODE_POD_V4}:18191",
+                    health_listen="127.0.0.1:18192",
+                    log_level="error",
+                ),
                 wait_line=None,
             )
-            lab.run_in(
-                lab.node, lab.helper("client", "wait", "http://127.0.0.1:18192/readyz", "20")
-            )
+            lab.wait_ready("127.0.0.1:18192", timeout=20)
             time.sleep(0.2)
             lab_module.stop(agent, sig=signal.SIGTERM)
             if mode.startswith("peer"):
@@ -163,18 +140,8 @@ def latency_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
     for label in ("no rules", "nft rules", "iptables-legacy rules"):
         if label != "no rules":
             backend = label.split()[0]
-            lab.podwarden(
-                "rules",
-                "apply",
-                "--provider",
-                "aws",
-                "--pod-interface",
-                "cali+",
-                "--backend",
-                backend,
-                "--proxy",
-                f"{lab_module.NODE_POD_V4}:18193",
-            )
+            proxy = f"{lab_module.NODE_POD_V4}:18193"
+            lab.podwarden(*lab_module.rules_apply_args(backend=backend, proxy=proxy))
         samples = json.loads(
             lab.run_in(lab.pod, lab.helper("client", "latency", url, str(LATENCY_REQUESTS))).stdout
         )

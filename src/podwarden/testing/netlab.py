@@ -6,6 +6,8 @@ The cloud namespace owns every metadata address and runs helpers/upstream.py;
 the node namespace routes between them and is where rules, proxies and the
 agent run (through nsenter, which keeps /sys/fs/cgroup visible for cgroup
 matches). Everything is created through a Tracker and removed in `close`.
+`agent_argv` / `rules_apply_args` build the command lines every test and the bench
+run there, so a flag is spelled (and changed) in one place.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from podwarden.lab import netns
-from podwarden.netfilter import endpoints, localnet
+from podwarden.netfilter import backends, endpoints, localnet, reconcile, render
 from podwarden.netfilter.runner import Runner
 
 HELPERS = Path(__file__).resolve().parent / "netlab_helpers"
@@ -45,6 +48,31 @@ class Lab:
     @property
     def node_runner(self) -> Runner:
         return Runner.in_netns(self.node)
+
+    def installer(
+        self, backend: backends.BackendName, spec: render.RuleSpec
+    ) -> reconcile.Installer:
+        """`spec` rendered and bound to `backend` in the node, as the agent holds it: for
+        tests that check drift against the live rules or repair it."""
+        runner = self.node_runner
+        return reconcile.Installer(
+            backends.select(backend, runner=runner), render.render(spec), runner
+        )
+
+    def flush_by_hand(self, backend: str, *, drop_forward_jump: bool = False) -> None:
+        """Break the installed rules from outside (an admin's flush): drift to repair.
+
+        `drop_forward_jump` also deletes the iptables FORWARD jump (the refusal)."""
+        if backend == "nft":
+            self.run_in(self.node, ["nft", "flush", "table", "inet", "podwarden"])
+            return
+        tool = iptables_tool(backend)
+        self.run_in(self.node, [tool, "-t", "nat", "-F", "PODWARDEN-TO-PROXY"])
+        if drop_forward_jump:
+            comment = ["-m", "comment", "--comment", "podwarden:jump-filter_forward"]
+            self.run_in(
+                self.node, [tool, "-D", "FORWARD", *comment, "-j", "PODWARDEN-FILTER-FORWARD"]
+            )
 
     def nsenter(self, ns: str, argv: list[str]) -> list[str]:
         return ["nsenter", f"--net=/run/netns/{ns}", *argv]
@@ -93,12 +121,36 @@ class Lab:
         return [sys.executable, str(HELPERS / f"{name}.py"), *args]
 
     def get(
-        self, ns: str, url: str, *, timeout: float = 2.0, source: str = ""
+        self,
+        ns: str,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        source: str = "",
+        preexec: str | None = None,
     ) -> dict[str, object]:
-        """One GET from `ns` (from the local address `source` when given)."""
+        """One GET from `ns` (from the local address `source` when given; after the shell
+        step `preexec`, e.g. joining a pod cgroup, when given)."""
         argv = self.helper("client", "once", url, str(timeout), *([source] if source else []))
+        if preexec is not None:
+            argv = ["sh", "-c", f'{preexec} && exec "$@"', "sh", *argv]
         out = self.run_in(ns, argv).stdout
         return json.loads(out)  # type: ignore[no-any-return]
+
+    def get_in_cgroup(
+        self, directory: Path, url: str, *, timeout: float = 2.0
+    ) -> dict[str, object]:
+        """One GET from a node process inside the cgroup `directory` (a host-network pod)."""
+        return self.get(self.node, url, timeout=timeout, preexec=join_cgroup(directory))
+
+    def wait_url(self, url: str, *, timeout: float = 15) -> dict[str, object]:
+        """Poll `url` from the node until it answers 200 or `timeout` (the outcome says)."""
+        argv = self.helper("client", "wait", url, str(timeout))
+        return json.loads(self.run_in(self.node, argv).stdout)  # type: ignore[no-any-return]
+
+    def wait_ready(self, health: str, *, timeout: float = 15) -> dict[str, object]:
+        """Until the agent whose health server listens on `health` reports ready."""
+        return self.wait_url(f"http://{health}/readyz", timeout=timeout)
 
     def dns(self, ns: str, host: str) -> dict[str, object]:
         return json.loads(self.run_in(ns, self.helper("client", "dns", host)).stdout)  # type: ignore[no-any-return]
@@ -136,6 +188,71 @@ class Lab:
 
     def close(self) -> list[str]:
         return self.tracker.close()
+
+
+def join_cgroup(directory: Path) -> str:
+    """A shell step that moves the shell (then what it execs) into the cgroup `directory`."""
+    return f"echo $$ > {directory}/cgroup.procs"
+
+
+def agent_argv(
+    *,
+    listen: str,
+    provider: str = "aws",
+    upstream: str = f"http://{endpoints.IMDS_V4}",
+    backend: str | None = None,
+    pod_cgroup: str | None = None,
+    reconcile_period: float | str | None = None,
+    health_listen: str | None = None,
+    log_level: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The full `podwarden agent` command line the lab runs in its node namespace.
+
+    One builder so every test starts the agent the same way; an option left at None is
+    not passed (the agent's own default applies)."""
+    argv = [str(PODWARDEN), "agent", "--provider", provider, "--upstream", upstream]
+    argv += ["--listen", listen, "--pod-interface", "cali+"]
+    argv += _options(
+        backend=backend,
+        pod_cgroup=pod_cgroup,
+        reconcile_period=None if reconcile_period is None else str(reconcile_period),
+        health_listen=health_listen,
+        log_level=log_level,
+    )
+    return [*argv, *extra]
+
+
+def rules_apply_args(
+    *,
+    provider: str = "aws",
+    backend: str | None = None,
+    proxy: str | None = None,
+    pod_cgroup: str | None = None,
+    fail_closed_only: bool = False,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The arguments after `podwarden` for `rules apply` on the lab's pod interfaces
+    (for `Lab.podwarden`); an option left at None is not passed."""
+    args = ["rules", "apply", "--provider", provider, "--pod-interface", "cali+"]
+    args += _options(backend=backend, proxy=proxy, pod_cgroup=pod_cgroup)
+    if fail_closed_only:
+        args.append("--fail-closed-only")
+    return [*args, *extra]
+
+
+def _options(**values: str | None) -> list[str]:
+    """`--name value` for each value given, in order (underscores become dashes)."""
+    out: list[str] = []
+    for name, value in values.items():
+        if value is not None:
+            out += [f"--{name.replace('_', '-')}", value]
+    return out
+
+
+def iptables_tool(backend: str) -> str:
+    """The iptables binary an iptables backend drives."""
+    return "iptables-legacy" if backend == "iptables-legacy" else "iptables-nft"
 
 
 def stop(proc: subprocess.Popen[str], *, sig: int = signal.SIGTERM, timeout: float = 5) -> None:

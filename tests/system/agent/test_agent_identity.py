@@ -18,7 +18,15 @@ import yaml
 
 from podwarden.netfilter import endpoints
 from podwarden.testing import cgroups
-from podwarden.testing.netlab import CLOUD_V4, NODE_POD_V4, POD_V4, POD_V6, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import (
+    CLOUD_V4,
+    NODE_POD_V4,
+    POD_V4,
+    POD_V6,
+    Lab,
+    agent_argv,
+    stop,
+)
 
 PROXY_PORT = 18281
 HEALTH_PORT = 18286
@@ -69,9 +77,7 @@ def start_moto(lab: Lab) -> str:
     moto = str(Path(sys.executable).with_name("moto_server"))
     lab.spawn(lab.cloud, [moto, "-H", CLOUD_V4, "-p", str(MOTO_PORT)], wait_line=None)
     url = f"http://{CLOUD_V4}:{MOTO_PORT}"
-    waited = json.loads(
-        lab.run_in(lab.node, lab.helper("client", "wait", f"{url}/moto-api/", "30")).stdout
-    )
+    waited = lab.wait_url(f"{url}/moto-api/", timeout=30)
     assert waited["outcome"] == "ok", waited
     return url
 
@@ -85,51 +91,30 @@ def start_agent(
         "AWS_SECRET_ACCESS_KEY=node-secret",
         f"AWS_SHARED_CREDENTIALS_FILE={tmp / 'none'}",
         f"AWS_CONFIG_FILE={tmp / 'none'}",
-        str(PODWARDEN),
-        "agent",
-        "--provider",
-        "aws",
-        "--upstream",
-        f"http://{endpoints.IMDS_V4}",
-        "--listen",
-        f"{NODE_POD_V4}:{PROXY_PORT}",
-        "--pod-interface",
-        "cali+",
-        "--health-listen",
-        f"127.0.0.1:{HEALTH_PORT}",
-        "--reconcile-period",
-        "1",
-        "--cluster-file",
-        str(cluster_file(tmp)),
-        "--base-role-arn",
-        f"arn:aws:iam::{ACCOUNT}:role/",
-        "--sts-endpoint",
-        moto_url,
-        "--address-wait",
-        "200ms",
-        "--log-level",
-        "warning",
+        *agent_argv(
+            listen=f"{NODE_POD_V4}:{PROXY_PORT}",
+            pod_cgroup=pod_cgroup,
+            reconcile_period="1",
+            health_listen=f"127.0.0.1:{HEALTH_PORT}",
+            log_level="warning",
+            extra=[
+                "--cluster-file",
+                str(cluster_file(tmp)),
+                "--base-role-arn",
+                f"arn:aws:iam::{ACCOUNT}:role/",
+                "--sts-endpoint",
+                moto_url,
+                "--address-wait",
+                "200ms",
+            ],
+        ),
     ]
-    if pod_cgroup is not None:
-        argv += ["--pod-cgroup", pod_cgroup]
     agent = lab.spawn(
         lab.node, argv, wait_line=None, stderr_to=tmp / "agent.log"
     )  # stopped at close
-    ready = json.loads(
-        lab.run_in(
-            lab.node, lab.helper("client", "wait", f"http://127.0.0.1:{HEALTH_PORT}/readyz", "30")
-        ).stdout
-    )
+    ready = lab.wait_ready(f"127.0.0.1:{HEALTH_PORT}", timeout=30)
     assert ready["outcome"] == "ok", (tmp / "agent.log").read_text()[-3000:]
     return agent
-
-
-def in_cgroup_get(lab: Lab, directory: Path, url: str) -> dict[str, object]:
-    argv = lab.helper("client", "once", url, "3")
-    proc = lab.run_in(
-        lab.node, ["sh", "-c", f'echo $$ > {directory}/cgroup.procs && exec "$@"', "sh", *argv]
-    )
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def test_the_pod_gets_its_own_role_from_sts_and_nothing_else(lab: Lab, tmp_path: Path) -> None:
@@ -164,12 +149,12 @@ def test_a_host_network_process_gets_no_role_but_benign_metadata(
     with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
         agent = start_agent(lab, tmp_path, moto_url, path)
         try:
-            listing = in_cgroup_get(lab, directory, CREDS)
+            listing = lab.get_in_cgroup(directory, CREDS, timeout=3)
             assert listing["outcome"] == "ok" and listing["status"] == 404, listing
             assert ROLE not in str(listing["body"])
-            creds = in_cgroup_get(lab, directory, CREDS + ROLE)
+            creds = lab.get_in_cgroup(directory, CREDS + ROLE, timeout=3)
             assert creds["status"] == 404, creds
-            benign = in_cgroup_get(lab, directory, f"{IMDS}/instance-id")
+            benign = lab.get_in_cgroup(directory, f"{IMDS}/instance-id", timeout=3)
             assert benign["status"] == 200, benign
             assert benign["body"] == "UPSTREAM /latest/meta-data/instance-id"
             # the pod itself still gets its role beside it

@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.netfilter import backends, endpoints, reconcile, render
+from podwarden.netfilter import endpoints, reconcile
 from podwarden.netfilter.settings import RulesConfig, rule_spec
-from podwarden.testing.netlab import NODE_POD_V4, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import (
+    NODE_POD_V4,
+    Lab,
+    agent_argv,
+    rules_apply_args,
+    stop,
+)
 
 PROXY_PORT = 18184
 HEALTH = "127.0.0.1:18185"
@@ -29,34 +35,18 @@ def start_agent(
     log_level: str = "warning",
     stderr_to: Path | None = None,
 ) -> subprocess.Popen[str]:
-    argv = [
-        str(PODWARDEN),
-        "agent",
-        "--provider",
-        "aws",
-        "--upstream",
-        f"http://{endpoints.IMDS_V4}",
-        "--listen",
-        f"{NODE_POD_V4}:{PROXY_PORT}",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        "--reconcile-period",
-        str(period),
-        "--health-listen",
-        HEALTH,
-        "--log-level",
-        log_level,
-    ]
+    argv = agent_argv(
+        listen=f"{NODE_POD_V4}:{PROXY_PORT}",
+        backend=backend,
+        reconcile_period=period,
+        health_listen=HEALTH,
+        log_level=log_level,
+    )
     return lab.spawn(lab.node, argv, wait_line=None, stderr_to=stderr_to)
 
 
 def wait_ready(lab: Lab, agent: subprocess.Popen[str], *, timeout: float = 15) -> float:
-    out = lab.run_in(
-        lab.node, lab.helper("client", "wait", f"http://{HEALTH}/readyz", str(timeout))
-    )
-    result = json.loads(out.stdout)
+    result = lab.wait_ready(HEALTH, timeout=timeout)
     if result["outcome"] != "ok":
         stop(agent)
         raise AssertionError(
@@ -88,30 +78,7 @@ def installer(lab: Lab, backend: str) -> reconcile.Installer:
             backend=backend,
         )
     )  # type: ignore[arg-type]
-    runner = lab.node_runner
-    return reconcile.Installer(backends.select(backend, runner=runner), render.render(spec), runner)
-
-
-def flush_by_hand(lab: Lab, backend: str) -> None:
-    if backend == "nft":
-        lab.run_in(lab.node, ["nft", "flush", "table", "inet", "podwarden"])
-    else:
-        tool = "iptables-legacy" if backend == "iptables-legacy" else "iptables-nft"
-        lab.run_in(lab.node, [tool, "-t", "nat", "-F", "PODWARDEN-TO-PROXY"])
-        lab.run_in(
-            lab.node,
-            [
-                tool,
-                "-D",
-                "FORWARD",
-                "-m",
-                "comment",
-                "--comment",
-                "podwarden:jump-filter_forward",
-                "-j",
-                "PODWARDEN-FILTER-FORWARD",
-            ],
-        )
+    return lab.installer(backend, spec)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("backend", ["nft", "iptables-legacy"])
@@ -127,7 +94,7 @@ def test_agent_proxies_pods_and_repairs_flushed_rules_within_two_periods(lab: La
     assert denied["outcome"] == "ok" and denied["status"] != 200, denied
     checker = installer(lab, backend)
     assert checker.drift() is None
-    flush_by_hand(lab, backend)
+    lab.flush_by_hand(backend, drop_forward_jump=True)
     flushed_at = time.monotonic()
     assert checker.drift() is not None
     while checker.drift() is not None:
@@ -156,17 +123,7 @@ def test_agent_proxies_pods_and_repairs_flushed_rules_within_two_periods(lab: La
 
 @pytest.mark.parametrize("backend", ["nft", "iptables-legacy"])
 def test_twenty_agent_restarts_under_load_leak_nothing(lab: Lab, backend: str):
-    lab.podwarden(
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        "--fail-closed-only",
-    )  # the init container
+    lab.podwarden(*rules_apply_args(backend=backend, fail_closed_only=True))  # the init container
     stop_file = Path(tempfile.mkdtemp(prefix="pw5-")) / "stop"
     client = lab.spawn(
         lab.pod, lab.helper("client", "loop", IMDS, "300", str(stop_file)), wait_line=None

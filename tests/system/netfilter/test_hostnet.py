@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from podwarden.netfilter import endpoints
 from podwarden.testing import cgroups
-from podwarden.testing.netlab import NODE_POD_V4, NODE_UP_V4, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import (
+    NODE_POD_V4,
+    NODE_UP_V4,
+    Lab,
+    agent_argv,
+    join_cgroup,
+    rules_apply_args,
+    stop,
+)
 
 PROXY_PORT = 18182
 PROBED_PORT = 18187
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 
 
-def in_cgroup_get(lab: Lab, directory: Path, url: str) -> dict[str, object]:
-    """Run the client in the node namespace after joining `directory` (a pod cgroup)."""
-    argv = lab.helper("client", "once", url, "2")
-    proc = lab.run_in(
-        lab.node, ["sh", "-c", f'echo $$ > {directory}/cgroup.procs && exec "$@"', "sh", *argv]
-    )
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+def remove_children(root: Path, directory: Path, children: tuple[str, ...]) -> None:
+    """Move the processes of each child cgroup back to `root`, then remove the child."""
+    for child in children:
+        for pid in (directory / child / "cgroup.procs").read_text().split():
+            (root / "cgroup.procs").write_text(pid)
+        (directory / child).rmdir()
 
 
 @pytest.mark.parametrize(
@@ -35,30 +41,19 @@ def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
     with cgroups.pod_cgroup(cgroup_v2_root) as (path, directory):
         proxy = lab.spawn(lab.node, lab.helper("fakeproxy", f"{listen}:{PROXY_PORT}"))
         lab.podwarden(
-            "rules",
-            "apply",
-            "--provider",
-            "aws",
-            "--pod-interface",
-            "cali+",
-            "--backend",
-            backend,
-            "--proxy",
-            f"{listen}:{PROXY_PORT}",
-            "--pod-cgroup",
-            path,
+            *rules_apply_args(backend=backend, proxy=f"{listen}:{PROXY_PORT}", pod_cgroup=path)
         )
-        hostnet_pod = in_cgroup_get(lab, directory, IMDS)
+        hostnet_pod = lab.get_in_cgroup(directory, IMDS)
         assert hostnet_pod["outcome"] == "ok", hostnet_pod
         assert str(hostnet_pod["body"]).startswith("PROXY"), hostnet_pod
         node = lab.get(lab.node, IMDS)
         assert node["outcome"] == "ok" and str(node["body"]).startswith("UPSTREAM"), node
         assert (
-            in_cgroup_get(lab, directory, f"http://{endpoints.WIRESERVER_V4}:32526/")["outcome"]
+            lab.get_in_cgroup(directory, f"http://{endpoints.WIRESERVER_V4}:32526/")["outcome"]
             == "refused"
         )
         stop(proxy)
-        refused = in_cgroup_get(lab, directory, IMDS)
+        refused = lab.get_in_cgroup(directory, IMDS)
         assert refused["outcome"] == "refused" and float(refused["ms"]) < 100, refused  # type: ignore[arg-type]
         upstream_paths = [line for line in lab.log.read_text().splitlines()]
         # exactly one upstream request: the node process's; none from the cgroup's process
@@ -75,63 +70,38 @@ def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(
         try:
             agent = lab.spawn(
                 lab.node,
-                [
-                    str(PODWARDEN),
-                    "agent",
-                    "--provider",
-                    "aws",
-                    "--upstream",
-                    f"http://{endpoints.IMDS_V4}",
-                    "--listen",
-                    f"{NODE_POD_V4}:{PROXY_PORT}",
-                    "--pod-interface",
-                    "cali+",
-                    "--pod-cgroup",
-                    path,
-                    "--health-listen",
-                    "127.0.0.1:18186",
-                    "--log-level",
-                    "warning",
-                ],
+                agent_argv(
+                    listen=f"{NODE_POD_V4}:{PROXY_PORT}",
+                    pod_cgroup=path,
+                    health_listen="127.0.0.1:18186",
+                    log_level="warning",
+                ),
                 wait_line=None,
-                preexec=f"echo $$ > {directory}/agent/cgroup.procs",
+                preexec=join_cgroup(directory / "agent"),
             )
-            ready = json.loads(
-                lab.run_in(
-                    lab.node, lab.helper("client", "wait", "http://127.0.0.1:18186/readyz", "15")
-                ).stdout
-            )
+            ready = lab.wait_ready("127.0.0.1:18186", timeout=15)
             assert ready["outcome"] == "ok", agent.stderr.read() if agent.stderr else ""
-            allowed = in_cgroup_get(lab, directory / "pod1", IMDS)
+            allowed = lab.get_in_cgroup(directory / "pod1", IMDS)
             assert allowed["outcome"] == "ok" and allowed["status"] == 200, allowed
             assert str(allowed["body"]) == "UPSTREAM /latest/meta-data/instance-id"
             secret = f"http://{endpoints.IMDS_V4}/latest/meta-data/iam/security-credentials/"
-            denied = in_cgroup_get(lab, directory / "pod1", secret)
+            denied = lab.get_in_cgroup(directory / "pod1", secret)
             assert denied["outcome"] == "ok" and denied["status"] != 200, denied
             assert "security-credentials" not in lab.log.read_text()
             stop(agent)
         finally:
-            for child in ("agent", "pod1"):
-                for pid in (directory / child / "cgroup.procs").read_text().split():
-                    (cgroup_v2_root / "cgroup.procs").write_text(pid)
-                (directory / child).rmdir()
+            remove_children(cgroup_v2_root, directory, ("agent", "pod1"))
 
 
 def _apply(lab: Lab, backend: str, path: str, *extra: str) -> None:
     lab.podwarden(
-        "rules",
-        "apply",
-        "--provider",
-        "azure",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        "--proxy",
-        f"{NODE_POD_V4}:{PROXY_PORT}",
-        "--pod-cgroup",
-        path,
-        *extra,
+        *rules_apply_args(
+            provider="azure",
+            backend=backend,
+            proxy=f"{NODE_POD_V4}:{PROXY_PORT}",
+            pod_cgroup=path,
+            extra=extra,
+        )
     )
 
 
@@ -147,17 +117,14 @@ def test_exempt_cgroups_keep_node_access_other_hostnet_pods_do_not(
         try:
             lab.spawn(lab.node, lab.helper("fakeproxy", f"{NODE_POD_V4}:{PROXY_PORT}"))
             _apply(lab, backend, path, "--exempt-cgroups", f"{path}/aws-node")
-            system_pod = in_cgroup_get(lab, directory / "aws-node", IMDS)
+            system_pod = lab.get_in_cgroup(directory / "aws-node", IMDS)
             assert system_pod["outcome"] == "ok", system_pod
             assert system_pod["body"] == "UPSTREAM /latest/meta-data/instance-id", system_pod
-            other = in_cgroup_get(lab, directory / "pod1", IMDS)
+            other = lab.get_in_cgroup(directory / "pod1", IMDS)
             assert other["outcome"] == "ok" and str(other["body"]).startswith("PROXY"), other
             assert lab.pod_leaks() == []
         finally:
-            for child in children:
-                for pid in (directory / child / "cgroup.procs").read_text().split():
-                    (cgroup_v2_root / "cgroup.procs").write_text(pid)
-                (directory / child).rmdir()
+            remove_children(cgroup_v2_root, directory, children)
 
 
 @pytest.mark.parametrize("backend", ["nft", "iptables-legacy"])
@@ -169,7 +136,7 @@ def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
         server = lab.spawn(
             lab.node,
             lab.helper("fakeproxy", f"{NODE_UP_V4}:{PROBED_PORT}"),
-            preexec=f"echo $$ > {directory}/cgroup.procs",
+            preexec=join_cgroup(directory),
         )
         _apply(lab, backend, path)
         probe = lab.get(
@@ -180,6 +147,6 @@ def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
         assert probe["outcome"] == "ok" and probe["body"] == "PROXY /healthz", probe
         for port in (80, 32526):
             url = f"http://{endpoints.WIRESERVER_V4}:{port}/"
-            assert in_cgroup_get(lab, directory, url)["outcome"] == "refused", url
+            assert lab.get_in_cgroup(directory, url)["outcome"] == "refused", url
         stop(server)
         assert lab.upstream_clients() == []

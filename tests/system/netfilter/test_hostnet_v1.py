@@ -25,7 +25,16 @@ from pathlib import Path
 import pytest
 
 from podwarden.netfilter import endpoints, hostnet
-from podwarden.testing.netlab import NODE_POD_V4, NODE_UP_V4, PODWARDEN, Lab, stop
+from podwarden.testing.netlab import (
+    NODE_POD_V4,
+    NODE_UP_V4,
+    PODWARDEN,
+    Lab,
+    agent_argv,
+    join_cgroup,
+    rules_apply_args,
+    stop,
+)
 from tests.system.netfilter.conftest import require
 
 PROXY_PORT = 18192
@@ -78,7 +87,7 @@ class NetCls:
 
     def join(self, path: str) -> str:
         """A shell step that moves the shell (then what it execs) into pods/`path`."""
-        return f"echo $$ > {self.pods / path / 'cgroup.procs'}"
+        return join_cgroup(self.pods / path)
 
 
 @pytest.fixture
@@ -137,9 +146,7 @@ def _teardown(holder: subprocess.Popen[str], mountpoint: Path, top: str) -> None
 
 def get_from(lab: Lab, netcls: NetCls, path: str, url: str) -> dict[str, object]:
     """A client process in the node namespace, inside pods/`path`."""
-    argv = lab.helper("client", "once", url, "2")
-    proc = lab.run_in(lab.node, ["sh", "-c", f'{netcls.join(path)} && exec "$@"', "sh", *argv])
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return lab.get_in_cgroup(netcls.pods / path, url)
 
 
 def podwarden(
@@ -173,18 +180,9 @@ def test_tagged_pod_cgroup_is_proxied_or_refused_node_process_is_not(
     podwarden(
         lab,
         netcls,
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        "--proxy",
-        f"{NODE_POD_V4}:{PROXY_PORT}",
-        "--pod-cgroup",
-        netcls.pods_path,
+        *rules_apply_args(
+            backend=backend, proxy=f"{NODE_POD_V4}:{PROXY_PORT}", pod_cgroup=netcls.pods_path
+        ),
     )
     assert netcls.classid("") == CLASSID and netcls.classid("podA") == CLASSID
     assert int((netcls.root / "net_cls.classid").read_text()) == 0  # the node is untouched
@@ -214,19 +212,11 @@ def test_tagged_pod_cgroup_is_proxied_or_refused_node_process_is_not(
 
 def test_missing_pod_cgroup_fails_closed(lab: Lab, netcls: NetCls) -> None:
     before = netfilter_state(lab)
+    absent = f"{netcls.top}/absent"
     proc = podwarden(
         lab,
         netcls,
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--proxy",
-        f"{NODE_POD_V4}:{PROXY_PORT}",
-        "--pod-cgroup",
-        f"{netcls.top}/absent",
+        *rules_apply_args(proxy=f"{NODE_POD_V4}:{PROXY_PORT}", pod_cgroup=absent),
         check=False,
     )
     assert proc.returncode != 0
@@ -234,22 +224,7 @@ def test_missing_pod_cgroup_fails_closed(lab: Lab, netcls: NetCls) -> None:
     assert str(netcls.mountpoint) in proc.stderr  # it looked in the net_cls hierarchy
     agent = lab.run_in(
         lab.node,
-        netcls.enter(
-            [
-                str(PODWARDEN),
-                "agent",
-                "--provider",
-                "aws",
-                "--upstream",
-                f"http://{endpoints.IMDS_V4}",
-                "--listen",
-                f"{NODE_POD_V4}:{PROXY_PORT}",
-                "--pod-interface",
-                "cali+",
-                "--pod-cgroup",
-                f"{netcls.top}/absent",
-            ]
-        ),
+        netcls.enter(agent_argv(listen=f"{NODE_POD_V4}:{PROXY_PORT}", pod_cgroup=absent)),
         check=False,
     )
     assert agent.returncode != 0 and "host-network pods cannot be matched" in agent.stderr
@@ -263,50 +238,25 @@ def test_agent_in_the_pod_cgroup_stays_untagged_and_retags_reset_descendants(
     the classid on creation; the agent clears its own and keeps the pods tagged."""
     (netcls.pods / "podA").mkdir()
     podwarden(
-        lab,
-        netcls,
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--fail-closed-only",
-        "--pod-cgroup",
-        netcls.pods_path,
+        lab, netcls, *rules_apply_args(fail_closed_only=True, pod_cgroup=netcls.pods_path)
     )  # the boot step
     (netcls.pods / "agentpod").mkdir()
     assert netcls.classid("agentpod") == CLASSID  # inherited, as a container cgroup would
     agent = lab.spawn(
         lab.node,
         netcls.enter(
-            [
-                str(PODWARDEN),
-                "agent",
-                "--provider",
-                "aws",
-                "--upstream",
-                f"http://{endpoints.IMDS_V4}",
-                "--listen",
-                f"{NODE_POD_V4}:{PROXY_PORT}",
-                "--pod-interface",
-                "cali+",
-                "--pod-cgroup",
-                netcls.pods_path,
-                "--reconcile-period",
-                "0.2",
-                "--health-listen",
-                HEALTH,
-                "--log-level",
-                "warning",
-            ]
+            agent_argv(
+                listen=f"{NODE_POD_V4}:{PROXY_PORT}",
+                pod_cgroup=netcls.pods_path,
+                reconcile_period="0.2",
+                health_listen=HEALTH,
+                log_level="warning",
+            )
         ),
         wait_line=None,
         preexec=netcls.join("agentpod"),
     )
-    ready = json.loads(
-        lab.run_in(lab.node, lab.helper("client", "wait", f"http://{HEALTH}/readyz", "15")).stdout
-    )
+    ready = lab.wait_ready(HEALTH, timeout=15)
     assert ready["outcome"] == "ok", agent.stderr.read() if agent.stderr else ""
     assert netcls.classid("agentpod") == 0 and netcls.classid("podA") == CLASSID
 

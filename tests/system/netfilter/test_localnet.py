@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from podwarden.lab import netns
-from podwarden.netfilter import backends, endpoints, reconcile, render
-from podwarden.testing.netlab import NODE_POD_V4, Lab
+from podwarden.netfilter import endpoints, render
+from podwarden.testing.netlab import NODE_POD_V4, Lab, rules_apply_args
 from tests.system.netfilter.conftest import NFT_AND_LEGACY
 
 PROXY_PORT = 18183
@@ -51,18 +51,7 @@ def test_control_route_localnet_alone_exposes_loopback_services(lab: Lab):
 def test_loopback_proxy_works_and_nothing_else_on_loopback_is_reachable(lab: Lab, backend: str):
     lab.spawn(lab.node, lab.helper("fakeproxy", f"127.0.0.1:{PROXY_PORT}"))
     lab.spawn(lab.node, lab.helper("fakeproxy", f"127.0.0.1:{NODE_ONLY_PORT}"))
-    lab.podwarden(
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        "--proxy",
-        f"127.0.0.1:{PROXY_PORT}",
-    )
+    lab.podwarden(*rules_apply_args(backend=backend, proxy=f"127.0.0.1:{PROXY_PORT}"))
     assert (
         lab.run_in(lab.node, ["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]).stdout.strip()
         == "1"
@@ -70,16 +59,13 @@ def test_loopback_proxy_works_and_nothing_else_on_loopback_is_reachable(lab: Lab
     result = lab.get(lab.pod, IMDS)
     assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), result
     # a reset sysctl is drift too: the check (the agent's reconcile) turns it back on
-    checker = reconcile.Installer(
-        backends.select(backend, runner=lab.node_runner),  # type: ignore[arg-type]
-        render.render(
-            render.RuleSpec(
-                provider="aws",
-                pod_interfaces=("cali+",),
-                proxy4=render.HostPort("127.0.0.1", PROXY_PORT),
-            )
+    checker = lab.installer(
+        backend,  # type: ignore[arg-type]
+        render.RuleSpec(
+            provider="aws",
+            pod_interfaces=("cali+",),
+            proxy4=render.HostPort("127.0.0.1", PROXY_PORT),
         ),
-        lab.node_runner,
     )
     assert checker.drift() is None
     netns.sysctl("net.ipv4.conf.all.route_localnet", "0", netns=lab.node)

@@ -6,8 +6,16 @@ import json
 
 import pytest
 
-from podwarden.netfilter import backends, endpoints, reconcile, render
-from podwarden.testing.netlab import NODE_POD_V4, NODE_POD_V6, POD_V4, Lab, stop
+from podwarden.netfilter import endpoints, render
+from podwarden.testing.netlab import (
+    NODE_POD_V4,
+    NODE_POD_V6,
+    POD_V4,
+    Lab,
+    iptables_tool,
+    rules_apply_args,
+    stop,
+)
 from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 
 PROXY_PORT = 18181
@@ -15,17 +23,7 @@ IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 
 
 def apply(lab: Lab, backend: str, *extra: str) -> None:
-    lab.podwarden(
-        "rules",
-        "apply",
-        "--provider",
-        "aws",
-        "--pod-interface",
-        "cali+",
-        "--backend",
-        backend,
-        *extra,
-    )
+    lab.podwarden(*rules_apply_args(backend=backend, extra=extra))
 
 
 def fake_proxy(lab: Lab, host: str) -> object:
@@ -248,13 +246,9 @@ def test_a_rule_inserted_above_our_jumps_is_drift_and_gets_repaired(lab: Lab, ba
         pod_interfaces=("cali+",),
         proxy4=render.HostPort(NODE_POD_V4, PROXY_PORT),
     )
-    checker = reconcile.Installer(
-        backends.select(backend, runner=lab.node_runner),  # type: ignore[arg-type]
-        render.render(spec),
-        lab.node_runner,
-    )
+    checker = lab.installer(backend, spec)  # type: ignore[arg-type]
     assert checker.drift() is None
-    tool = "iptables-legacy" if backend == "iptables-legacy" else "iptables-nft"
+    tool = iptables_tool(backend)
     lab.run_in(lab.node, [tool, "-I", "FORWARD", "1", "-j", "ACCEPT"])
     lab.run_in(lab.node, [tool, "-t", "nat", "-I", "PREROUTING", "1", "-j", "ACCEPT"])
     # control: the hole is real while the jumps sit below the ACCEPTs
