@@ -195,7 +195,7 @@ def _run(
         if pin
         else f"cpus: {len(cpus)}; no pinning",
         f"podwarden peak RSS (VmHWM): {_rss_mib(podwarden.pid, field='VmHWM:')} MiB; idle: "
-        f"{idle_cli} MiB via `podwarden proxy` (the CLI imports every part), "
+        f"{idle_cli} MiB via `podwarden proxy` (the CLI loads only the proxy's part), "
         f"{idle_own} MiB with only the proxy's own command module imported",
         "targets: podwarden >= nginx req/s, p99 <= 5 ms at 50 conns, RSS <= 60 MiB",
         "cpu_us_req: the server's CPU per request; upstream_cpu_us_req: the emulator's "
@@ -203,7 +203,7 @@ def _run(
         "nginx forwards the node service-account token (200); podwarden conceals it (403)",
         f"each row: the median (by req/s) of {ROUNDS} alternating runs of {SECONDS:g} s",
         f"N-vs-N rows: servers unpinned (N = {many}); podwarden's workers run through "
-        "`python -m podwarden.metadata.workers` (ProxySettings.workers) until the CLI has a flag; "
+        "`python -m podwarden.metadata.workers` (what `podwarden proxy --workers N` starts); "
         "rss_mib there is the largest worker's",
     ]
     return rows, checks, {"seconds": SECONDS, "rounds": ROUNDS, "notes": notes}
