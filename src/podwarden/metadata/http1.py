@@ -103,9 +103,21 @@ _SERVED_VERSIONS = ("1.1", "1.0")
 class Server:
     """Connections of one listening socket; `start`, then `pre_shutdown` and `close`."""
 
-    def __init__(self, handler: Handler, *, limits: Limits) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        limits: Limits,
+        refusal_headers: bytes = b"",
+        on_refused: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """`refusal_headers` (complete header lines) go on this layer's own refusals too,
+        so a provider's always-present headers are on every answer; `on_refused(client,
+        status)` lets the owner log and count requests refused before they were parsed."""
         self.handler = handler
         self.limits = limits
+        self.refusal_headers = refusal_headers
+        self.on_refused = on_refused
         self.draining = False
         self.connections: set[_Connection] = set()
         self.per_client: dict[str, int] = {}
@@ -409,13 +421,20 @@ class _Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         body = _BAD_BODY[status]
+        server = self._server
         transport.write(
             _BAD[status]
+            + server.refusal_headers
             + b"Content-Length: %d\r\n" % len(body)
             + b"Connection: close\r\n\r\n"
             + body
         )
         transport.close()
+        if server.on_refused is not None:
+            try:
+                server.on_refused(self._client, status)
+            except Exception:  # accounting must never break the connection handling
+                pass
 
     def _close_if_done(self) -> None:
         done = self._task is None and not self._queue

@@ -176,6 +176,25 @@ class _Handler:
             )
         return reply.wire(self._always)
 
+    def refused(self, client: str, status: int) -> None:
+        """A request the HTTP layer refused before it could be parsed: count and log it."""
+        rule = f"http.{status}"
+        self._metrics.observe(decision="deny", rule=rule, seconds=0.0)
+        if self.access.enabled:
+            self.access.write(
+                f'"client": {json_str(client)}, "method": null, "path": null, '
+                f'"decision": "deny", "rule": {json_str(rule)}, "status": {status}, '
+                f'"cache": null, "latency_ms": 0.0'
+            )
+
+    def refusal_headers(self) -> bytes:
+        """The provider's always-present headers as header lines (e.g. Metadata-Flavor)."""
+        return b"".join(
+            f"{name}: {value}\r\n".encode("latin-1")
+            for name, value in self._always
+            if "\r" not in name + value and "\n" not in name + value
+        )
+
     def _plan(self, key: _PlanKey) -> _Plan:
         """Judge a body-less request; remember the plan when the request is small."""
         method, target, raw_headers = key
@@ -441,6 +460,8 @@ async def start(
 
     server = http1.Server(
         handler,
+        refusal_headers=handler.refusal_headers(),
+        on_refused=handler.refused,
         limits=http1.Limits(
             max_body=settings.max_body_bytes,
             idle_timeout=settings.idle_timeout,

@@ -459,3 +459,33 @@ def test_front_door_settings_are_validated(field, value, message):
         ProxySettings(
             provider=ProviderName.GCE, upstream_url="http://127.0.0.1:1", **{field: value}
         )
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # not a request line llhttp accepts
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ],
+    ids=["malformed", "target-too-long"],
+)
+async def test_refusals_of_the_http_layer_carry_provider_headers_and_are_logged(
+    gce, log_lines, payload, status
+):
+    """Every GCE answer carries Metadata-Flavor, and every request gets a log line and a count,
+    including the ones refused before they could be parsed."""
+    reader, writer = await connect(gce)
+    writer.write(payload)
+    answer = await read_response(reader)
+    writer.close()
+    assert answer["status"] == status
+    assert answer["headers"]["metadata-flavor"] == "Google"  # type: ignore[index]
+    lines = [r for r in log_lines.requests() if r["rule"] == f"http.{status}"]
+    assert len(lines) == 1
+    assert (lines[0]["client"], lines[0]["decision"], lines[0]["status"]) == (
+        "127.0.0.1",
+        "deny",
+        status,
+    )
+    scraped = gce._handler._metrics.render().decode()
+    assert f'decision="deny",provider="gce",rule="http.{status}"}} 1.0' in scraped
