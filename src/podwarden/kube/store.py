@@ -61,6 +61,19 @@ class Change:
 Subscriber = Callable[[Change], Awaitable[None]]
 
 
+def slim(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object without metadata.managedFields, which nothing here reads.
+
+    Server-side apply's field ownership is often a third of a pod's JSON; a node's
+    view holds every pod of the node, so it is dropped on the way in.
+    """
+    metadata = raw.get("metadata")
+    if isinstance(metadata, Mapping) and "managedFields" in metadata:
+        kept = {key: value for key, value in metadata.items() if key != "managedFields"}
+        return {**raw, "metadata": kept}
+    return raw
+
+
 def pod_key(raw: Mapping[str, Any]) -> str:
     """The uid, or `namespace/name` for objects without one (the static file)."""
     pod = Pod(raw)
@@ -145,6 +158,7 @@ class ClusterView:
 
     async def apply(self, raw: Mapping[str, Any]) -> None:
         """Add or update a Pod or Namespace (the ADDED and MODIFIED watch events)."""
+        raw = slim(raw)
         kind = kind_of(raw)
         if kind == "Pod":
             key = pod_key(raw)
@@ -180,7 +194,7 @@ class ClusterView:
         Objects that vanished while we were not watching are deleted, changed
         ones updated: subscribers see the same events a continuous watch would.
         """
-        items = [dict(item, kind=kind) for item in items]
+        items = [slim(dict(item, kind=kind)) for item in items]
         if kind == "Pod":
             keep = {pod_key(item) for item in items}
             gone = [pod.raw for key, pod in self._pods.items() if key not in keep]

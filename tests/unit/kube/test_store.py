@@ -149,3 +149,28 @@ async def test_replace_emits_the_difference_like_a_watch_would() -> None:
     assert changes == [("deleted", "goes"), ("added", "comes")]
     assert view.pod_by_ip("10.0.0.2").kind == "none"
     assert view.pod_by_ip("10.0.0.3").kind == "one"
+
+
+async def test_managed_fields_are_dropped_and_a_relist_of_the_same_pod_is_no_change():
+    view = store.ClusterView()
+    raw_pod = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "ns",
+            "uid": "u1",
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+        },
+        "spec": {"nodeName": "n"},
+        "status": {"phase": "Running", "podIP": "10.0.0.9", "podIPs": [{"ip": "10.0.0.9"}]},
+    }
+    changes = []
+
+    async def record(change):
+        changes.append(change.kind)
+
+    view.subscribe(record)
+    await view.apply(raw_pod)
+    assert "managedFields" not in view.pod_by_ip("10.0.0.9").pod.raw["metadata"]
+    await view.replace("Pod", [raw_pod])  # the same pod again, with its managedFields
+    assert changes == ["added"]
