@@ -73,6 +73,27 @@ async def stop(children: list[subprocess.Popen[bytes]], *, timeout: float) -> No
             process.stdin.close()
 
 
+def watch_parent(stopping: asyncio.Event) -> None:
+    """Set `stopping` when stdin (the first process's pipe) reaches end of file.
+
+    A worker's stdin is a pipe from the process that started it: its end means that
+    process is gone (even by SIGKILL), so the worker never outlives it.
+    """
+    loop = asyncio.get_running_loop()
+    stdin = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(stdin, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(stdin)
+            stopping.set()
+
+    loop.add_reader(stdin, readable)
+
+
 def _log_level() -> str:
     level = logs.current_level()
     return str(logging.getLevelName(level)).lower()
@@ -86,14 +107,7 @@ async def _serve(settings: ProxySettings) -> None:
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    stdin = sys.stdin.fileno()
-
-    def parent_gone() -> None:
-        if not os.read(stdin, 4096):
-            loop.remove_reader(stdin)
-            stopping.set()
-
-    loop.add_reader(stdin, parent_gone)
+    watch_parent(stopping)
     await stopping.wait()
     await running.stop()
 

@@ -12,7 +12,6 @@ stopping reuses the proxy's `metadata.workers.stop` (SIGTERM, then kill).
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -41,17 +40,5 @@ async def stop(children: list[subprocess.Popen[bytes]], *, timeout: float = 5.0)
 
 
 def watch_parent(stopping: asyncio.Event) -> None:
-    """Set `stopping` when stdin (the first process's pipe) reaches end of file."""
-    loop = asyncio.get_running_loop()
-    stdin = sys.stdin.fileno()
-
-    def readable() -> None:
-        try:
-            data = os.read(stdin, 4096)
-        except OSError:
-            data = b""
-        if not data:
-            loop.remove_reader(stdin)
-            stopping.set()
-
-    loop.add_reader(stdin, readable)
+    """Set `stopping` when the first process's pipe closes (shared with the proxy's workers)."""
+    proxy_workers.watch_parent(stopping)
