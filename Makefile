@@ -7,7 +7,7 @@ DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack cu
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup deb venv demo test test-unit test-integration test-system conformance lint bench fuzz clean
+.PHONY: setup deb venv lock demo test test-unit test-integration test-system conformance lint bench fuzz clean
 
 setup: deb venv
 
@@ -23,11 +23,28 @@ deb:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PIP) install -q -U pip
-	@$(PIP) install -q -e '.[dev]'
+# The venv holds exactly what requirements.lock names (hashes required, nothing resolved
+# here), then the project itself without touching its dependencies. The machine's own pip
+# configuration (extra indexes, find-links, constraints) is set aside: the lock alone decides.
+# A changed lock rebuilds the venv from empty, so nothing the lock dropped stays behind.
+PIP_ISOLATED := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
+DEPS_STAMP := $(VENV)/.locked
+
+$(DEPS_STAMP): requirements.lock
+	@echo "creating $(VENV) from requirements.lock"
+	@python3 -m venv --clear $(VENV)
+	@$(PIP_ISOLATED) $(PIP) install -q --require-hashes --no-deps -r requirements.lock
+	@touch $(DEPS_STAMP)
+
+$(STAMP): $(DEPS_STAMP) pyproject.toml
+	@$(PIP_ISOLATED) $(PIP) install -q --no-deps --no-build-isolation -e .
+	@$(PIP_ISOLATED) $(PIP) check >/dev/null || { $(PIP_ISOLATED) $(PIP) check; exit 1; }
+	@$(PY) tools/lock.py --check >/dev/null || echo "warning: requirements.lock is older than pyproject.toml's dependencies: run make lock" >&2
 	@touch $(STAMP)
+
+# Re-resolve every dependency (uv, from the lock's own venv) and rewrite requirements.lock.
+lock: $(DEPS_STAMP)
+	$(PY) tools/lock.py --uv $(VENV)/bin/uv
 
 demo: setup
 	$(VENV)/bin/podwarden demo
@@ -51,8 +68,8 @@ conformance: setup
 	$(VENV)/bin/pytest -q tests/conformance $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench fuzz tools
+	$(VENV)/bin/ruff format --check src tests bench fuzz tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -8,6 +8,8 @@ import pytest
 
 from podwarden.lab import netns
 
+pytest_plugins = ["tests.peers.plugin"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 

@@ -17,6 +17,8 @@ from podwarden.lab.apiserver.server import ServerThread
 
 from .test_kubectl import kubectl
 
+pytestmark = pytest.mark.peers("kubectl")
+
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "deploy" / "crds" / "policy.podwarden.io_podsecuritypolicies.yaml"
 POLICY_FILE = ROOT / "examples" / "psp-walkthrough" / "policy-crd.yaml"

@@ -13,6 +13,8 @@ from podwarden.lab.apiserver.server import ServerThread
 
 from .conftest import pod_body
 
+pytestmark = pytest.mark.peers("kubectl")
+
 PODS = "/api/v1/namespaces/default/pods"
 
 

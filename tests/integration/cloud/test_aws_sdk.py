@@ -11,6 +11,8 @@ from botocore.utils import IMDSRegionProvider, InstanceMetadataRegionFetcher
 from podwarden.lab.cloud import secrets
 from podwarden.lab.cloud.state import AwsState, EmulatorState
 
+pytestmark = pytest.mark.peers("moto", "boto3", "botocore", "awscli")
+
 _ISOLATE = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",

@@ -12,6 +12,8 @@ from azure.identity import CredentialUnavailableError, ManagedIdentityCredential
 from podwarden.lab.cloud import secrets
 from podwarden.lab.cloud.state import AzureState, EmulatorState
 
+pytestmark = pytest.mark.peers("azure-identity")
+
 SCOPE = "https://management.azure.com/.default"
 USER_ASSIGNED_CLIENT_ID = "33333333-0000-0000-0000-00000000e002"
 

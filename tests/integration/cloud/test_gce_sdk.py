@@ -12,6 +12,8 @@ from google.auth.compute_engine import credentials as gce_credentials
 
 from podwarden.lab.cloud import secrets
 
+pytestmark = pytest.mark.peers("google-auth")
+
 
 @pytest.fixture
 def gce_env():

@@ -22,6 +22,8 @@ from podwarden.metadata.model import ProviderName
 from .conftest import BUCKET, NOPERM, OTHER, READER, Moto
 from .helpers import IMDS_CREDS, client_from, get, namespace, permit_all_roles, pod
 
+pytestmark = pytest.mark.peers("moto", "boto3", "botocore")
+
 NODE_SECRETS = (secrets.NODE_AWS_SECRET_ACCESS_KEY, secrets.NODE_AWS_ACCESS_KEY_ID)
 
 
@@ -150,10 +152,13 @@ async def test_a_role_without_list_permission_gets_access_denied(node_env, stack
     running = await stack(ProviderName.AWS, view=view, sts_endpoint=node_env.url)
     creds = await asyncio.to_thread(botocore_imds, running.proxy.port)
     assert creds is not None
+    s3 = as_pod(node_env, creds, "s3")
+    # The same credentials read an object (the role's one grant): the refusal below is
+    # about the missing s3:ListBucket, not about credentials that do not work at all.
+    got = await asyncio.to_thread(lambda: s3.get_object(Bucket=BUCKET, Key="report.csv"))
+    assert got["Body"].read() == b"a,b\n1,2\n"
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        await asyncio.to_thread(
-            lambda: as_pod(node_env, creds, "s3").list_objects_v2(Bucket=BUCKET)
-        )
+        await asyncio.to_thread(lambda: s3.list_objects_v2(Bucket=BUCKET))
     assert caught.value.response["Error"]["Code"] == "AccessDenied"
 
 

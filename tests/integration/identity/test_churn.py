@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from podwarden.api import keys
 from podwarden.kube import store
 from podwarden.metadata.identity.assign import AwsRole
@@ -32,6 +34,8 @@ from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.model import ProviderName
 
 from .helpers import IMDS_CREDS, client_from, get, namespace, pod
+
+pytestmark = pytest.mark.peers("moto")
 
 PODS = 1000
 LANES = 40

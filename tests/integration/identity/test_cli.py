@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from podwarden.api import keys
@@ -18,6 +19,8 @@ from podwarden.testing.net import free_port, wait_listening
 
 from .conftest import READER, Moto
 from .helpers import IMDS_CREDS, permit_all_roles, pod
+
+pytestmark = pytest.mark.peers("moto", "awscli")
 
 PODWARDEN = str(Path(sys.executable).parent / "podwarden")
 

@@ -26,6 +26,8 @@ from podwarden.metadata.model import ProviderName
 from .conftest import READER, Moto
 from .helpers import permit_all_roles, pod
 
+pytestmark = pytest.mark.peers("moto", "boto3", "botocore")
+
 PODWARDEN = str(Path(sys.executable).parent / "podwarden")
 UID = "5f0c7a1e-2b7d-4c51-9d55-0c1e2f3a4b5c"
 

@@ -37,6 +37,8 @@ USER_ASSIGNED = "33333333-0000-0000-0000-00000000e002"
 SYSTEM_ASSIGNED = "11111111-0000-0000-0000-00000000e001"
 GOOGLE_CLIENT = """
 import json, google.auth, google.auth.transport.requests
+
+pytestmark = pytest.mark.peers("google-auth", "azure-identity")
 creds, _ = google.auth.default()
 creds.refresh(google.auth.transport.requests.Request())
 print(json.dumps({"token": creds.token, "email": creds.service_account_email}))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 
 from podwarden.api import keys
@@ -31,6 +32,8 @@ from podwarden.testing.net import free_port, wait_listening
 from .conftest import NODE_ROLE, NODE_SESSION, READER, Moto
 from .helpers import IMDS_CREDS, client_from, get, permit_all_roles, pod
 from .relay import recording_relay
+
+pytestmark = pytest.mark.peers("moto", "boto3", "botocore")
 
 PODWARDEN = str(Path(sys.executable).parent / "podwarden")
 

@@ -24,6 +24,8 @@ from podwarden.testing.net import free_port, wait_listening
 from .conftest import BUCKET, Moto, pod_env
 from .helpers import namespace, pod
 
+pytestmark = pytest.mark.peers("kubectl", "moto", "awscli")
+
 BIN = Path(sys.executable).parent
 KUBECONFIG = """\
 apiVersion: v1

@@ -19,6 +19,8 @@ import pytest
 from podwarden.lab.cloud import secrets
 from podwarden.metadata.model import ProviderName
 
+pytestmark = pytest.mark.peers("botocore", "google-auth", "azure-identity")
+
 
 async def run_python(script: str, env: dict[str, str], home) -> dict:
     base = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from podwarden.webhooks import access, app, certs, clusterpolicies, server, sett
 from tests.integration.apiserver.test_kubectl import kubectl
 from tests.integration.webhooks.conftest import EXAMPLES, Client, load_example, review
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+pytestmark = pytest.mark.peers("kubectl")
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "deploy" / "crds" / "policy.podwarden.io_podsecuritypolicies.yaml"

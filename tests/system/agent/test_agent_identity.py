@@ -38,6 +38,8 @@ CREDS = f"{IMDS}/iam/security-credentials/"
 
 WHO_AM_I = r"""
 import json, sys, boto3
+
+pytestmark = pytest.mark.peers("moto", "boto3", "nftables")
 creds = json.loads(sys.argv[2])
 sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1",
                    aws_access_key_id=creds["AccessKeyId"],

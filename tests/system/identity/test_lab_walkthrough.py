@@ -16,7 +16,7 @@ import pytest
 from podwarden.lab import demo, demo_identity, netns, topology
 from podwarden.lab import plan as lab_plan
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.peers("kubectl", "moto", "awscli", "nftables")]
 ROLES = "/latest/meta-data/iam/security-credentials/"
 
 

@@ -23,7 +23,7 @@ from podwarden.lab import plan as lab_plan
 
 from .conftest import assert_clean
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.peers("kubectl", "moto", "botocore", "awscli")]
 PODWARDEN = topology.podwarden_argv()
 ROLES_URL = f"http://{lab_plan.IMDS_V4}/latest/meta-data/iam/security-credentials/"
 ROLES_URL6 = f"http://[{lab_plan.IMDS_V6}]/latest/meta-data/iam/security-credentials/"

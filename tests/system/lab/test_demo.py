@@ -5,10 +5,14 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
+
 from podwarden.lab import topology
 from podwarden.lab.cloud import secrets
 
 from .conftest import assert_clean
+
+pytestmark = pytest.mark.peers("kubectl", "moto", "awscli", "nftables", "iptables", "curl")
 
 
 def test_demo_runs_green_within_two_minutes_and_cleans_up(where):

@@ -27,6 +27,8 @@ import pytest
 from podwarden.lab import topology
 from podwarden.lab.cloud import secrets
 
+pytestmark = pytest.mark.peers("botocore", "google-auth", "azure-identity")
+
 BOTOCORE = """
     import json
     import botocore.session

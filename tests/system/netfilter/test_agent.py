@@ -22,6 +22,8 @@ from podwarden.testing.netlab import (
     stop,
 )
 
+pytestmark = pytest.mark.peers("nftables", "iptables")
+
 PROXY_PORT = 18184
 HEALTH = "127.0.0.1:18185"
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

@@ -18,6 +18,8 @@ from podwarden.testing.netlab import (
     stop,
 )
 
+pytestmark = pytest.mark.peers("nftables", "iptables")
+
 PROXY_PORT = 18182
 PROBED_PORT = 18187
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

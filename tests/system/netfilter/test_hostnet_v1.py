@@ -37,6 +37,8 @@ from podwarden.testing.netlab import (
 )
 from tests.system.netfilter.conftest import require
 
+pytestmark = pytest.mark.peers("nftables", "iptables")
+
 PROXY_PORT = 18192
 HEALTH = "127.0.0.1:18196"
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

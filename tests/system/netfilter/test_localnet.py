@@ -9,6 +9,8 @@ from podwarden.netfilter import endpoints, render
 from podwarden.testing.netlab import NODE_POD_V4, Lab, rules_apply_args
 from tests.system.netfilter.conftest import NFT_AND_LEGACY
 
+pytestmark = pytest.mark.peers("nftables", "iptables")
+
 PROXY_PORT = 18183
 NODE_ONLY_PORT = 19999  # a node service bound to loopback that pods must never reach
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"

@@ -18,6 +18,8 @@ from podwarden.testing.netlab import (
 )
 from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 
+pytestmark = pytest.mark.peers("nftables", "iptables", "conntrack")
+
 PROXY_PORT = 18181
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
 

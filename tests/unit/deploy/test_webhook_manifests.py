@@ -29,6 +29,8 @@ from podwarden.podsecurity.psp import engine
 from podwarden.podsecurity.psp.model import PODWARDEN_GROUP, PodSecurityPolicySpec
 from podwarden.webhooks import access, app, certs, commands, decide, settings
 
+pytestmark = pytest.mark.peers("kubernetes-validate")
+
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 FOLDERS = ("webhook", "crds")

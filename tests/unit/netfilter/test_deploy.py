@@ -19,6 +19,8 @@ from podwarden.agent.settings import AgentConfig
 from podwarden.netfilter import commands, settings
 from podwarden.netfilter.settings import RulesConfig
 
+pytestmark = pytest.mark.peers("kubernetes-validate")
+
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 K8S_VERSION = "1.30"
 
