@@ -31,14 +31,14 @@ from podwarden.metadata.model import ProviderName
 
 from .helpers import client_from, get, namespace, pod
 
+pytestmark = pytest.mark.peers("google-auth", "azure-identity")
+
 READER = "reader@proj-1.iam.gserviceaccount.com"
 WRITER = "writer@proj-1.iam.gserviceaccount.com"
 USER_ASSIGNED = "33333333-0000-0000-0000-00000000e002"
 SYSTEM_ASSIGNED = "11111111-0000-0000-0000-00000000e001"
 GOOGLE_CLIENT = """
 import json, google.auth, google.auth.transport.requests
-
-pytestmark = pytest.mark.peers("google-auth", "azure-identity")
 creds, _ = google.auth.default()
 creds.refresh(google.auth.transport.requests.Request())
 print(json.dumps({"token": creds.token, "email": creds.service_account_email}))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from podwarden.netfilter import endpoints
@@ -28,6 +29,8 @@ from podwarden.testing.netlab import (
     stop,
 )
 
+pytestmark = pytest.mark.peers("moto", "boto3", "nftables")
+
 PROXY_PORT = 18281
 HEALTH_PORT = 18286
 MOTO_PORT = 5000
@@ -38,8 +41,6 @@ CREDS = f"{IMDS}/iam/security-credentials/"
 
 WHO_AM_I = r"""
 import json, sys, boto3
-
-pytestmark = pytest.mark.peers("moto", "boto3", "nftables")
 creds = json.loads(sys.argv[2])
 sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1",
                    aws_access_key_id=creds["AccessKeyId"],
