@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("podwarden.netfilter.commands", "rules"),
     "probe": ("podwarden.probe.commands", "probe"),
     "check": ("podwarden.audit.commands", "check_command"),
+    "audit": ("podwarden.audit.cluster_commands", "audit_command"),
     "webhook": ("podwarden.webhooks.commands", "webhook"),
     "lab": ("podwarden.lab.commands", "lab"),
     "demo": ("podwarden.lab.commands", "demo"),

@@ -143,6 +143,17 @@ def from_kubeconfig(path: Path | str, *, context: str | None = None) -> Api:
     return _connect(single)
 
 
+def from_config_dict(data: Mapping[str, Any], *, context: str) -> Api:
+    """Connect with an already merged kubeconfig (kube.kubectlconfig) as `context`."""
+    try:
+        single = KubeConfig.from_dict(dict(data)).get(context_name=context)
+    except (KeyError, TypeError, LightkubeConfigError) as exc:
+        raise ConfigError(f"context {context!r}: not a usable kubeconfig: {exc!r}") from None
+    if single is None:  # get() with a name never returns None
+        raise ConfigError(f"context {context!r}: no usable configuration")
+    return _connect(single)
+
+
 def from_url(url: str, *, token: str | None = None) -> Api:
     """Connect to a plain URL (the lab API server), optionally with a bearer token."""
     config = KubeConfig.from_one(

@@ -88,7 +88,7 @@ def _params(resource: Resource, **extra: str) -> dict[str, str]:
     return params
 
 
-async def _list(api: client.Api, resource: Resource) -> tuple[list[dict[str, Any]], str]:
+async def list_all(api: client.Api, resource: Resource) -> tuple[list[dict[str, Any]], str]:
     """All items (following `continue`) and the list's resourceVersion."""
     items: list[dict[str, Any]] = []
     token = ""
@@ -145,7 +145,7 @@ async def _list_then_watch(
         try:
             if not version:
                 RELISTS.labels(resource.kind).inc()
-                items, version = await _list(api, resource)
+                items, version = await list_all(api, resource)
                 _log.info("listed", resource=resource.kind, items=len(items), version=version)
                 yield "SYNC", items
                 LAST_EVENT.labels(resource.kind).set_to_current_time()

@@ -35,6 +35,19 @@ class TenantResult:
         return "; ".join(self.reasons)
 
 
+def forbidden_added(container: Mapping[str, Any]) -> list[str]:
+    """The capabilities, as written, that a container adds and the preset forbids
+    (NET_ADMIN, NET_RAW, ALL; with or without `CAP_`, any case)."""
+    sc = container.get("securityContext") or {}
+    added = (sc.get("capabilities") or {}).get("add") or []
+    found = []
+    for cap in added:
+        name = str(cap).upper().removeprefix("CAP_")
+        if name in FORBIDDEN_CAPABILITIES or name == "ALL":
+            found.append(str(cap))
+    return found
+
+
 def tenant_rules(pod: Mapping[str, Any]) -> list[str]:
     """The preset's own refusals, independent of the PSS version."""
     spec = pod.get("spec") or {}
@@ -44,14 +57,8 @@ def tenant_rules(pod: Mapping[str, Any]) -> list[str]:
             "tenant: hostNetwork=true is not allowed (it bypasses the metadata firewall)"
         )
     for path, container in visit_containers(spec):
-        sc = container.get("securityContext") or {}
-        added = (sc.get("capabilities") or {}).get("add") or []
-        for cap in added:
-            name = str(cap).upper().removeprefix("CAP_")
-            if name in FORBIDDEN_CAPABILITIES or name == "ALL":
-                reasons.append(
-                    f"tenant: {path}.securityContext.capabilities.add: {cap} is not allowed"
-                )
+        for cap in forbidden_added(container):
+            reasons.append(f"tenant: {path}.securityContext.capabilities.add: {cap} is not allowed")
     for index, volume in enumerate(spec.get("volumes") or []):
         if isinstance(volume, Mapping) and volume.get("hostPath") is not None:
             reasons.append(f"tenant: spec.volumes[{index}]: hostPath volumes are not allowed")
