@@ -71,7 +71,7 @@ class Explanation:
         out.append(f"Pod Security Standards — namespace labels: {self.pss['labels'] or 'none'}")
         for entry in self.pss["levels"]:
             verdict = "passes" if entry["allowed"] else f"fails: {entry['detail']}"
-            out.append(f"  {entry["role"]:<10} {entry['policy']:<20} {verdict}")
+            out.append(f"  {entry['role']:<10} {entry['policy']:<20} {verdict}")
         out.append("")
         out.append("PodSecurityPolicy")
         out.append(f"  recorded at admission: {self.psp['recorded'] or 'none'}")
