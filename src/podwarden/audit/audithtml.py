@@ -52,6 +52,7 @@ th,td{text-align:left;padding:7px 10px;border-bottom:1px solid #e4e7eb;vertical-
 th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:#52606d}
 .sev{display:inline-block;min-width:70px;text-align:center;color:#fff;border-radius:4px;
  padding:1px 8px;font-size:12px;font-weight:600;text-transform:uppercase;background:var(--c)}
+td.mono{white-space:nowrap}
 code,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:13px}
 .ok{color:#1e7b34;font-weight:600}.bad{color:#b3261e;font-weight:600}.muted{color:#7b8794}
 details summary{cursor:pointer;color:#1d6fb8}

@@ -129,7 +129,12 @@ def _decode(code: int, body: bytes, path: str) -> Any:
 
 def _connect(config: SingleConfig) -> Api:
     params = ConnectionParams(timeout=httpx.Timeout(10.0), trust_env=False)
-    return Api(config=config, http=adapter_client(config, params))
+    try:
+        return Api(config=config, http=adapter_client(config, params))
+    except AssertionError as exc:  # lightkube asserts instead of raising (e.g. "Missing user")
+        raise ConfigError(
+            f"kubeconfig context {config.context_name!r} is incomplete: {exc or 'unusable'}"
+        ) from None
 
 
 def from_kubeconfig(path: Path | str, *, context: str | None = None) -> Api:
