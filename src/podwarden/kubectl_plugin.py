@@ -192,3 +192,7 @@ def nodeauth_report(ctx: click.Context, args: tuple[str, ...]) -> None:
     group: dict[str, str | None] = ctx.find_root().obj or {}
     before = [f"--{key}={value}" for key, value in group.items() if value and key != "namespace"]
     cli.main.main(args=["nodeauth", "report", *before, *args], prog_name="podwarden")
+
+
+if __name__ == "__main__":
+    main()

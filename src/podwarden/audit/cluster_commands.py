@@ -50,7 +50,6 @@ def audit_options(func: F) -> F:
         ),
         click.option(
             "--output",
-            "-o",
             "output",
             type=click.Path(dir_okay=False, path_type=Path),
             help="Write the report to this file instead of stdout.",

@@ -114,7 +114,9 @@ def test_html_report_in_headless_chromium(seeded: Path, tmp_path: Path) -> None:
     if browser.CHROMIUM is None:
         pytest.skip("chromium not installed (make setup installs it as root)")
     page = tmp_path / "audit.html"
-    result = podwarden("audit", "--kubeconfig", str(seeded), "--format", "html", "-o", str(page))
+    result = podwarden(
+        "audit", "--kubeconfig", str(seeded), "--format", "html", "--output", str(page)
+    )
     assert result.returncode == 1 and f"report written to {page}" in result.stderr
     source = page.read_text(encoding="utf-8")
     # one self-contained page: nothing to fetch, no script

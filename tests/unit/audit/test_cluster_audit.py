@@ -149,7 +149,8 @@ def test_added_net_capabilities_are_high(cap: str) -> None:
 def test_host_network_is_caught_by_the_pod_cgroup_unless_exempt() -> None:
     caught = pod("caught", hostNetwork=True, uid=UID)
     assert found(report_of(cluster(caught)), podchecks.BYPASS) == {}
-    systemd = f"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID.replace('-', '_')}.slice"
+    leaf = f"kubepods-besteffort-pod{UID.replace('-', '_')}.slice"
+    systemd = f"kubepods.slice/kubepods-besteffort.slice/{leaf}"
     exempt = cluster(caught, cgroup=f"pod_cgroup: kubepods.slice\nexempt_cgroups: [{systemd}]")
     assert (
         "exempt_cgroups entry" in found(report_of(exempt), podchecks.BYPASS)["pod apps/caught"][0]
@@ -184,7 +185,8 @@ def test_a_static_pods_cgroup_is_named_by_its_config_hash() -> None:
         ("provider: aws", "the agent has no pod_cgroup"),
         (
             None,
-            "cannot tell whether the agent catches it: ConfigMap kube-system/podwarden-agent not found",
+            "cannot tell whether the agent catches it: "
+            "ConfigMap kube-system/podwarden-agent not found",
         ),
         ("pod_cgroup: [x]", "pod_cgroup must be a string"),
         ("{{", "is not valid YAML"),

@@ -34,7 +34,10 @@ RESTRICTED_OK = {
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 }
-PLAIN = "allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"
+PLAIN = (
+    "allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, "
+    "seccompProfile"
+)
 
 
 def test_groups_pods_by_reasons_names_the_first_and_counts_the_others() -> None:
