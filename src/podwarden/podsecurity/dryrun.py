@@ -89,12 +89,6 @@ def _name(pod: Mapping[str, Any]) -> str:
     return str(meta.get("name") or "") if isinstance(meta, Mapping) else ""
 
 
-def _runtime_class(pod: Mapping[str, Any]) -> str:
-    spec = pod.get("spec")
-    value = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
-    return value if isinstance(value, str) else ""
-
-
 def _skip_reason(old: namespace.NamespacePolicy, new: namespace.NamespacePolicy) -> str:
     if new.enforce == old.enforce:
         return f"the namespace already enforces {new.enforce}"
@@ -135,7 +129,7 @@ def enforce(
     to_check = listed if max_pods is None else listed[:max_pods]
     grouped: dict[str, list[str]] = {}
     for pod in to_check:
-        if exemptions is not None and exemptions.reason(runtime_class=_runtime_class(pod)):
+        if exemptions is not None and exemptions.reason(runtime_class=namespace.runtime_class(pod)):
             continue
         result = evaluate.evaluate(pod, new.enforce)
         if result.allowed:

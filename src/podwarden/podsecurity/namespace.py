@@ -149,10 +149,10 @@ def decide(
     Results for the same level and version are computed once; warnings are not
     added to a refusal (PSA's behaviour).
     """
-    runtime_class = _runtime_class(pod)
+    runtime_class_name = runtime_class(pod)
     if exemptions is not None and (
         why := exemptions.reason(
-            username=username, namespace=namespace, runtime_class=runtime_class
+            username=username, namespace=namespace, runtime_class=runtime_class_name
         )
     ):
         return Decision(True, audit_annotations={EXEMPT_ANNOTATION: why})
@@ -181,7 +181,8 @@ def decide(
     return decision
 
 
-def _runtime_class(pod: Mapping[str, Any]) -> str:
+def runtime_class(pod: Mapping[str, Any]) -> str:
+    """spec.runtimeClassName, '' when unset or not a string (PSA's exemption key)."""
     spec = pod.get("spec")
     value = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
     return value if isinstance(value, str) else ""
