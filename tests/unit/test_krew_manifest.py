@@ -1,4 +1,4 @@
-"""The krew manifest (deploy/krew/podwarden.yaml) against krew's Plugin rules, its archive's
+"""The krew manifest (plugins/podwarden.yaml) against krew's Plugin rules, its archive's
 sha256 against a reproducible build, and the archive's launcher run by the real kubectl.
 
 Rules checked, as krew's index validation states them (krew v0.4, pkg/index/validation):
@@ -24,8 +24,8 @@ import yaml
 
 from podwarden import __version__
 
-ROOT = Path(__file__).resolve().parents[3]
-KREW = ROOT / "deploy" / "krew"
+ROOT = Path(__file__).resolve().parents[2]
+KREW = ROOT / "plugins"
 MANIFEST = KREW / "podwarden.yaml"
 SEMVER = re.compile(
     r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
@@ -41,7 +41,7 @@ def manifest() -> dict:
 
 def build(out: Path) -> str:
     result = subprocess.run(
-        [sys.executable, str(KREW / "build.py"), str(out)],
+        [sys.executable, str(KREW / "build_archive.py"), str(out)],
         capture_output=True,
         text=True,
         check=True,

@@ -1,10 +1,10 @@
 """Build the krew archive of `kubectl podwarden`, byte for byte reproducibly.
 
-    python deploy/krew/build.py OUT.tar.gz     # prints the archive's sha256
+    python plugins/build_archive.py OUT.tar.gz     # prints the archive's sha256
 
 The archive holds the launcher `kubectl-podwarden` (mode 0755, owner 0:0, mtime 0,
 gzip header without a name or time), so the same sources give the same sha256 — the
-one in podwarden.yaml, which tests/unit/deploy/test_krew_manifest.py checks.
+one in podwarden.yaml, which tests/unit/test_krew_manifest.py checks.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def archive_bytes() -> bytes:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python deploy/krew/build.py OUT.tar.gz", file=sys.stderr)
+        print("usage: python plugins/build_archive.py OUT.tar.gz", file=sys.stderr)
         return 2
     data = archive_bytes()
     Path(argv[0]).write_bytes(data)
