@@ -104,12 +104,12 @@ def _psp_mode(
     groups: tuple[str, ...],
     refuse: bool,
 ) -> check.PspMode:
+    from podwarden import rbac
     from podwarden.podsecurity.psp import engine as psp_engine
-    from podwarden.podsecurity.psp import rbac as psp_rbac
 
     policy_objects = list(inputs.read_all(policy_files))
     docs = [o.obj for o in policy_objects + objects]
     policies = psp_engine.load_policies([d for d in docs if psp_engine.is_policy(d)])
-    has_rbac = any(d.get("kind") in psp_rbac.RBAC_KINDS for d in docs)
-    rbac = psp_engine.Rbac.from_objects(docs) if has_rbac else psp_engine.Rbac.allow_all()
-    return check.PspMode(policies, rbac, user=user, groups=groups, refuse_workloads=refuse)
+    has_rbac = any(rbac.is_rbac_object(d) for d in docs)
+    authorizer = psp_engine.Rbac.from_objects(docs) if has_rbac else psp_engine.Rbac.allow_all()
+    return check.PspMode(policies, authorizer, user=user, groups=groups, refuse_workloads=refuse)

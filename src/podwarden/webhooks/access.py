@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from podwarden import logs
+from podwarden import logs, rbac
 from podwarden.api import admission
 from podwarden.kube import access as kube_access
 from podwarden.kube import client
@@ -26,7 +26,6 @@ from podwarden.podsecurity.psp import engine
 from podwarden.podsecurity.psp.model import PODWARDEN_GROUP
 
 _log = logs.get("webhooks.access")
-SA_PREFIX = "system:serviceaccount:"
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,7 @@ class SarAuthorizer:
     async def for_request(
         self, who: Requester, *, namespace: str, policies: Sequence[engine.Policy]
     ) -> engine.Rbac | engine.CanUse:
-        sa = who.service_account
-        sa_user = sa if sa.startswith(SA_PREFIX) else f"{SA_PREFIX}{namespace}:{sa}"
-        sa_ns = sa_user[len(SA_PREFIX) :].split(":", 1)[0]
-        sa_groups = ("system:serviceaccounts", f"system:serviceaccounts:{sa_ns}")
+        sa_user, sa_groups = rbac.pod_service_account(who.service_account, namespace)
         extra = {k: list(v) for k, v in who.extra}
         checks = []
         for policy in policies:
@@ -138,7 +134,7 @@ class SarAuthorizer:
                     policy.name,
                     group=group,
                     user=sa_user,
-                    groups=(*sa_groups, "system:authenticated"),
+                    groups=sa_groups,
                     uid="",
                     extra={},
                     namespace=namespace,

@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from podwarden import logs
+from podwarden import logs, rbac
 from podwarden.config import ConfigError
 from podwarden.kube import filesource, store
 from podwarden.podsecurity.psp import engine
-from podwarden.podsecurity.psp.rbac import RBAC_KINDS
 
 _log = logs.get("webhooks.clusterfile")
 VIEW_KINDS = filesource.KINDS
@@ -40,26 +39,26 @@ class ClusterFile:
         rbac_objects: list[Mapping[str, Any]] = []
         for where, obj in located:
             kind = obj.get("kind") if isinstance(obj, Mapping) else None
-            if kind in RBAC_KINDS:
+            if kind in rbac.RBAC_KINDS:
                 rbac_objects.append(obj)
             elif kind not in VIEW_KINDS:
-                accepted = ", ".join((*VIEW_KINDS, *RBAC_KINDS))
+                accepted = ", ".join((*VIEW_KINDS, *rbac.RBAC_KINDS))
                 raise ConfigError(f"{where}: kind: {kind!r} is not accepted (accepted: {accepted})")
         view_objects = filesource.by_kind(located, skip_other_kinds=True)
         try:
-            rbac = (
+            psp_rbac = (
                 engine.Rbac.from_objects(rbac_objects) if rbac_objects else engine.Rbac.allow_all()
             )
         except engine.RbacError as exc:
             raise ConfigError(f"{self.path}: {exc}") from None
-        return view_objects, rbac
+        return view_objects, psp_rbac
 
     async def load(self, view: store.ClusterView) -> None:
         """Parse and apply (ConfigError leaves view and RBAC as they were)."""
         signature = filesource.signature(self.path)
-        objects, rbac = self.parse()
+        objects, psp_rbac = self.parse()
         await filesource.apply(view, objects)
-        self.rbac = rbac
+        self.rbac = psp_rbac
         self._seen = signature
 
     async def follow(self, view: store.ClusterView, *, poll_interval: float = 1.0) -> None:

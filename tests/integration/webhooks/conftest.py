@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import yaml
 
+from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.testing.net import free_port
 from podwarden.webhooks import certs, server, settings
 
@@ -156,6 +157,34 @@ async def start_webhook(cert_dir: Path, tmp_path: Path) -> AsyncIterator[Starter
     for client in started:
         await client.close()
         await client.running.stop()
+
+
+def may_use(
+    policy: str,
+    *,
+    group: str = "policy",
+    user: str = "alice",
+    groups: tuple[str, ...] = ("system:authenticated",),
+    namespace: str = "default",
+    allowed: bool = True,
+) -> dict[str, Any]:
+    """One SubjectAccessReview answer for the lab API server: may `user` (exactly these
+    `groups`) `use` `policy` (in RBAC group `group`) in `namespace`?"""
+    return {
+        "user": user,
+        "groups": list(groups),
+        "verb": "use",
+        "group": group,
+        "resource": "podsecuritypolicies",
+        "name": policy,
+        "namespace": namespace,
+        "allowed": allowed,
+        "reason": f"test fixture: {user} {'may' if allowed else 'may not'} use {policy}",
+    }
+
+
+def sar_answers(*answers: dict[str, Any]) -> AnswerTable:
+    return AnswerTable.from_data(list(answers), source="test answers")
 
 
 def load_example(name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`podwarden webhook` as a real process, and the lab API server's SubjectAccessReview."""
+"""`podwarden webhook` as a real process."""
 
 from __future__ import annotations
 
@@ -12,16 +12,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from podwarden import cli
-from podwarden.lab.apiserver.server import ServerThread
 from podwarden.testing.net import free_port, wait_listening
 from podwarden.webhooks import certs
 from tests.integration.webhooks.conftest import (
@@ -91,65 +88,6 @@ def test_the_command_serves_reviews_over_tls(cert_dir: Path, tmp_path: Path) -> 
             _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr[-2000:]
     assert '"event": "admission"' in stderr  # the refusal was recorded
-
-
-@pytest.fixture
-def lab_server() -> Iterator[ServerThread]:
-    with ServerThread() as server:
-        yield server
-
-
-def _sar(url: str, user: str, groups: list[str], verb: str, resource: str) -> dict[str, Any]:
-    body = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": groups,
-            "resourceAttributes": {"namespace": "team", "verb": verb, "group": "policy",
-                                   "resource": resource, "name": "example"},
-        },
-    }  # fmt: skip
-    response = requests.post(
-        f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews", json=body, timeout=10
-    )
-    assert response.status_code == 201
-    status: dict[str, Any] = response.json()["status"]
-    return status
-
-
-def test_lab_api_server_answers_subject_access_reviews(lab_server: ServerThread) -> None:
-    server = lab_server.server
-    assert server is not None
-    role = {
-        "metadata": {"name": "psp", "namespace": "team"},
-        "rules": [
-            {"apiGroups": ["policy"], "resources": ["podsecuritypolicies"], "verbs": ["use"]}
-        ],
-    }
-    binding = {
-        "metadata": {"name": "psp", "namespace": "team"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "psp"},
-        "subjects": [{"kind": "Group", "name": "devs"}],
-    }
-    rbac = "rbac.authorization.k8s.io"
-    team = {"metadata": {"name": "team"}}
-    lab_server.call(lambda: server.storage.create(server.storage_type("namespaces"), None, team))
-    lab_server.call(lambda: server.storage.create(server.storage_type("roles", rbac), "team", role))
-    lab_server.call(
-        lambda: server.storage.create(server.storage_type("rolebindings", rbac), "team", binding)
-    )
-    url = lab_server.url
-    assert _sar(url, "ann", ["devs"], "use", "podsecuritypolicies")["allowed"] is True
-    assert _sar(url, "ann", ["ops"], "use", "podsecuritypolicies")["allowed"] is False
-    other = _sar(url, "ann", ["devs"], "get", "pods")
-    assert other["allowed"] is False
-    assert "only verb use of podsecuritypolicies" in other["reason"]
-    bad = requests.post(
-        f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"kind": "x"}, timeout=10
-    )
-    assert bad.status_code == 400
-    assert bad.json()["reason"] == "BadRequest"
 
 
 def _children(pid: int) -> list[int]:

@@ -23,7 +23,14 @@ from podwarden.podsecurity.psp import engine
 from podwarden.testing.net import free_port
 from podwarden.webhooks import access, app, certs, clusterpolicies, server, settings
 from tests.integration.apiserver.test_kubectl import kubectl
-from tests.integration.webhooks.conftest import EXAMPLES, Client, load_example, review
+from tests.integration.webhooks.conftest import (
+    EXAMPLES,
+    Client,
+    load_example,
+    may_use,
+    review,
+    sar_answers,
+)
 
 pytestmark = pytest.mark.peers("kubectl")
 
@@ -39,31 +46,18 @@ HOST_ROOT_REFUSED = (
     "PodSecurityPolicy: unable to admit pod: [spec.volumes[0].hostPath.pathPrefix: "
     'Invalid value: "/": is not allowed to be used]'
 )
-RBAC = [
-    {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": "podwarden-psp-use"},
-        "rules": [{"apiGroups": [GROUP], "resources": ["podsecuritypolicies"], "verbs": ["use"]}],
-    },
-    {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "podwarden-psp-use"},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "podwarden-psp-use",
-        },
-        "subjects": [
-            {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Group",
-                "name": "system:authenticated",
-            }
-        ],
-    },
-]
+# What the lab API server answers the webhook's SubjectAccessReviews (it evaluates no RBAC):
+# alice may use the CRD policies (RBAC group policy.podwarden.io) and the file's
+# policy/v1beta1 one (group policy). Nothing else is declared, so every other question
+# (the pod's service account, other users) is denied. Only ops-admin may use aaa-privileged.
+SAR_ANSWERS = (
+    may_use("example", group=GROUP),
+    may_use("aaa-open", group=GROUP),
+    may_use("var-log-only", group="policy"),
+    may_use(
+        "aaa-privileged", group=GROUP, user="ops-admin", groups=("system:authenticated", "ops")
+    ),
+)
 KUBECONFIG = """\
 apiVersion: v1
 kind: Config
@@ -84,7 +78,7 @@ def crd_form(example: str, **spec: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def lab() -> Any:
-    with ServerThread(bookmark_interval=0.2) as running:
+    with ServerThread(bookmark_interval=0.2, sar_answers=sar_answers(*SAR_ANSWERS)) as running:
         yield running
 
 
@@ -113,9 +107,8 @@ class Kubectl:
         return await self("apply", "-f", str(path))
 
     async def install(self, *policies: dict[str, Any]) -> None:
-        """The CRD, the RBAC that lets every authenticated user use the policies, policies."""
+        """The CRD, then the policies (who may use them is the lab's SAR_ANSWERS)."""
         await self("apply", "-f", str(CRD_FILE))
-        await self.apply(*RBAC)
         if policies:
             await self.apply(*policies)
 
@@ -271,6 +264,22 @@ async def test_a_malformed_policy_is_skipped_counted_and_never_allows(
     )
     assert message(answer) == PRIVILEGED_REFUSED
     assert metric(running, "podwarden_psp_cluster_objects_rejected_total", rejected) == 2
+
+
+async def test_only_policies_the_authorizer_allows_are_tried(k: Kubectl, start: Start) -> None:
+    # `aaa-privileged` sorts first and would admit a privileged pod, but the API server
+    # lets only ops-admin use it: alice's pod meets `example` alone, ops-admin's is admitted.
+    open_policy = crd_form("policy.yaml", privileged=True)
+    open_policy["metadata"]["name"] = "aaa-privileged"
+    await k.install(crd_form("policy.yaml"), open_policy)
+    webhook = await start({"mode": "psp"})
+    assert [p.name for p in webhook.running.webhook.policies()] == ["aaa-privileged", "example"]
+    privileged = load_example("pod-privileged.yaml")
+    refused = await webhook.post("/mutate", review(privileged))
+    assert not refused["allowed"] and message(refused) == PRIVILEGED_REFUSED
+    as_ops = review(privileged, user="ops-admin", groups=("system:authenticated", "ops"))
+    admitted = await webhook.post("/mutate", as_ops)
+    assert admitted["allowed"] and admitted["auditAnnotations"] == {"psp": "aaa-privileged"}
 
 
 async def test_the_crd_may_come_after_the_webhook(k: Kubectl, start: Start) -> None:

@@ -14,7 +14,14 @@ import pytest
 
 from podwarden.lab.apiserver.server import LabApiServer
 from podwarden.testing.net import free_port
-from tests.integration.webhooks.conftest import Starter, load_example, namespace, review
+from tests.integration.webhooks.conftest import (
+    Starter,
+    load_example,
+    may_use,
+    namespace,
+    review,
+    sar_answers,
+)
 
 POLICY = {"mode": "psp", "psp": {"policies": ["policy.yaml"]}}
 VAR_LOG = {"mode": "psp", "psp": {"policies": ["policy-var-log.yaml"]}}
@@ -105,17 +112,20 @@ async def test_rbac_in_the_cluster_file_selects_policies(start_webhook: Starter)
 async def test_subject_access_reviews_against_the_lab_api_server(
     start_webhook: Starter, tmp_path: Path
 ) -> None:
-    lab = LabApiServer(bookmark_interval=60.0)
+    # The lab answers exactly what is declared: the pod's service account `builder` (with
+    # the groups its token carries) may use `example` in team; alice, asked too, may not.
+    builder = may_use(
+        "example",
+        user="system:serviceaccount:team:builder",
+        groups=("system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"),
+        namespace="team",
+    )
+    alice = may_use("example", namespace="team", allowed=False)
+    lab = LabApiServer(bookmark_interval=60.0, sar_answers=sar_answers(builder, alice))
     port = free_port()
     await lab.start("127.0.0.1", port)
     try:
-        storage = lab.storage
-        storage.create(lab.storage_type("namespaces"), None, {"metadata": {"name": "team"}})
-        storage.create(lab.storage_type("roles", "rbac.authorization.k8s.io"), "team", ROLE)
-        binding = _binding({"kind": "ServiceAccount", "name": "builder", "namespace": "team"})
-        storage.create(
-            lab.storage_type("rolebindings", "rbac.authorization.k8s.io"), "team", binding
-        )
+        lab.storage.create(lab.storage_type("namespaces"), None, {"metadata": {"name": "team"}})
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\n"
@@ -128,7 +138,7 @@ async def test_subject_access_reviews_against_the_lab_api_server(
         status, _ = await client.get("/healthz")
         assert status == 200
         pod = load_example("pod-rootfs.yaml")
-        # alice has no binding, but the pod's service account may use `example`.
+        # alice may not use `example`, but the pod's service account may.
         as_builder = copy.deepcopy(pod)
         as_builder["spec"]["serviceAccountName"] = "builder"
         allowed = await client.post("/mutate", review(as_builder, namespace="team"))
@@ -136,6 +146,7 @@ async def test_subject_access_reviews_against_the_lab_api_server(
         assert allowed["auditAnnotations"] == {"psp": "example"}
         refused = await client.post("/mutate", review(pod, namespace="team"))
         assert not refused["allowed"]
+        assert refused["status"]["message"] == "PodSecurityPolicy: unable to admit pod: []"
     finally:
         await lab.stop()
 

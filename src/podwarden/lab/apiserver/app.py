@@ -19,6 +19,7 @@ from podwarden import logs
 from podwarden.kube import selectors
 from podwarden.lab.apiserver import access, discovery, errors, openapi, patch, routes, tables
 from podwarden.lab.apiserver.resources import ResourceType
+from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.storage import Filter, Storage
 
 _log = logs.get("lab.apiserver")
@@ -375,9 +376,14 @@ class TokenAuth:
 
 
 def build(
-    storage: Storage, *, bookmark_interval: float = 5.0, auth: TokenAuth | None = None
+    storage: Storage,
+    *,
+    bookmark_interval: float = 5.0,
+    auth: TokenAuth | None = None,
+    sar_answers: AnswerTable | None = None,
 ) -> web.Application:
-    """The application; with `auth`, every request must carry its bearer token."""
+    """The application; with `auth`, every request must carry its bearer token.
+    SubjectAccessReviews are answered from `sar_answers` only (none: all denied)."""
     middlewares: list[Any] = [_status_errors] + ([auth.middleware()] if auth else [])
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[STORAGE_KEY] = storage
@@ -394,7 +400,8 @@ def build(
     app.router.add_get("/openapi/v3", openapi_index)
     app.router.add_get("/openapi/v3/{tail:.+}", openapi_document)
     app.router.add_route("*", "/openapi/{tail:.*}", not_found)  # no v2: kubectl uses v3
-    app.router.add_post(access.PATH, access.handler(STORAGE_KEY))  # H9: before the catch-all
+    # before the catch-all
+    app.router.add_post(access.PATH, access.handler(sar_answers or AnswerTable()))
     app.router.add_route("*", "/api/v1/{tail:.+}", resource)
     app.router.add_route("*", "/apis/{group}/{version}/{tail:.+}", resource)
     return app

@@ -1,4 +1,4 @@
-"""`podwarden lab apiserver --listen HOST:PORT [--state FILE]`."""
+"""`podwarden lab apiserver --listen HOST:PORT [--state FILE] [--sar-answers FILE]`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
+from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.server import LabApiServer
 
 
@@ -44,6 +45,13 @@ async def _serve(
     "state_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON or YAML file loaded at start and rewritten after every change.",
+)
+@click.option(
+    "--sar-answers",
+    "sar_answers_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON table of SubjectAccessReview answers (exact questions); "
+    "every other question is denied.",
 )
 @click.option(
     "--tls-cert",
@@ -88,6 +96,7 @@ async def _serve(
 def apiserver(
     listen: str,
     state_file: Path | None,
+    sar_answers_file: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
     token: str | None,
@@ -109,6 +118,7 @@ def apiserver(
             watch_delay=watch_delay,
             pod_termination=pod_termination,
             token=token,
+            sar_answers=AnswerTable.load(sar_answers_file) if sar_answers_file else None,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -25,6 +25,7 @@ from podwarden import logs
 from podwarden.config import ConfigError, read_yaml
 from podwarden.lab.apiserver import app, crds, errors
 from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
+from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.storage import Storage
 from podwarden.testing.net import free_port
 
@@ -112,8 +113,10 @@ class LabApiServer:
         pod_termination: float = 0.0,
         save_delay: float = 0.2,
         token: str | None = None,
+        sar_answers: AnswerTable | None = None,
     ) -> None:
         self.storage = Storage(history=history)
+        self.sar_answers = sar_answers or AnswerTable()
         self.state_file = state_file
         self._save_delay = save_delay
         self._save_task: asyncio.Task[None] | None = None
@@ -162,7 +165,10 @@ class LabApiServer:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(tls_cert, tls_key)
         application = app.build(
-            self.storage, bookmark_interval=self._bookmark_interval, auth=self.auth
+            self.storage,
+            bookmark_interval=self._bookmark_interval,
+            auth=self.auth,
+            sar_answers=self.sar_answers,
         )
         self._runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()

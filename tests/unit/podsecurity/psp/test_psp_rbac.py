@@ -142,3 +142,47 @@ def test_can_use_accepts_a_policy_object():
     )
     rbac = engine.Rbac.from_objects(DOCS)
     assert rbac.can_use(policy, user="u", groups=["system:authenticated"], namespace="n")
+
+
+# Aggregation as the clusterrole-aggregation controller leaves it (regressions: the old
+# evaluator kept an aggregated role's own rules, ignored matchExpressions and missed a
+# role aggregated from another aggregated role when that one came later in the input).
+PART = role("part", [{**USE, "resourceNames": ["p"]}], kind="ClusterRole", labels={"psp": "yes"})
+TO_CAROL = binding("to-carol", "ClusterRole", "agg", [{"kind": "User", "name": "carol"}])
+
+
+def _carol_may_use(*docs):
+    return engine.Rbac.from_objects([*docs, TO_CAROL]).can_use("p", user="carol", namespace="n")
+
+
+def test_an_aggregated_roles_own_rules_are_replaced_by_what_it_selects():
+    own_only = role("agg", [USE], kind="ClusterRole", aggregate={"psp": "none"})
+    assert not _carol_may_use(own_only, PART)
+    selects_part = role("agg", [], kind="ClusterRole", aggregate={"psp": "yes"})
+    assert _carol_may_use(selects_part, PART)
+
+
+def test_aggregation_by_match_expressions():
+    agg = role("agg", [], kind="ClusterRole")
+    expression = {"key": "psp", "operator": "In", "values": ["yes", "also"]}
+    agg["aggregationRule"] = {"clusterRoleSelectors": [{"matchExpressions": [expression]}]}
+    assert _carol_may_use(agg, PART)
+    expression["values"] = ["no"]
+    assert not _carol_may_use(agg, PART)
+
+
+def test_aggregation_through_an_aggregated_role_in_any_order():
+    top = role("agg", [], kind="ClusterRole", aggregate={"to-top": "true"})
+    middle = role(
+        "mid", [], kind="ClusterRole", labels={"to-top": "true"}, aggregate={"psp": "yes"}
+    )
+    assert _carol_may_use(top, middle, PART)
+    assert _carol_may_use(PART, middle, top)
+    assert not _carol_may_use(top, PART)  # nothing links them without the middle role
+
+
+def test_rbac_errors_are_config_errors():
+    from podwarden.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^RoleBinding ns/b: roleRef.name: required$"):
+        engine.Rbac.from_objects([binding("b", "Role", "", [], "ns")])
