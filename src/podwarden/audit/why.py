@@ -29,7 +29,7 @@ from podwarden.podsecurity import evaluate, namespace
 from podwarden.podsecurity.levels import Level, LevelVersion
 from podwarden.podsecurity.psp import engine
 from podwarden.podsecurity.psp.model import PODWARDEN_GROUP
-from podwarden.podsecurity.psp.rbac import RBAC_KINDS
+from podwarden.rbac import RBAC_KINDS
 
 PSP_COLLECTIONS = (
     snapshot.Collection(
