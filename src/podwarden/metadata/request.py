@@ -79,6 +79,10 @@ class Syntax:
     provider: ProviderName
     query_keys: frozenset[str]
     case_insensitive: bool = False  # Azure: match on the lower-cased path
+    # Keys whose values the server reads as booleans without regard to case (GCE's
+    # `recursive=True` from older client libraries): `true`/`false` in any case become
+    # lower case, so policies see one spelling and the upstream gets it too.
+    boolean_query_keys: frozenset[str] = frozenset()
     versioned_tree: bool = False  # AWS: `latest` and dated versions are one tree
 
 
@@ -232,6 +236,8 @@ def _query(raw_query: str, *, has_query: bool, syntax: Syntax) -> tuple[tuple[st
         if syntax.case_insensitive:
             key = key.lower()
         value = _decode_value(raw_value)
+        if key in syntax.boolean_query_keys and value.lower() in ("true", "false"):
+            value = value.lower()
         if key not in syntax.query_keys:
             accepted = ", ".join(sorted(syntax.query_keys)) or "none"
             raise _reject(
