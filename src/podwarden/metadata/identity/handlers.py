@@ -17,6 +17,7 @@ from podwarden.metadata.identity import answers
 from podwarden.metadata.identity.assign import AwsRole, AzureClient, GcpAccount
 from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.cache import CredentialCache, SourceError
+from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey
 from podwarden.metadata.identity.resolver import Resolved, Resolver
 from podwarden.metadata.identity.tokens import container_token
@@ -82,10 +83,21 @@ class AwsHandlers:
         resolver: Resolver[AwsRole],
         cache: CredentialCache[AwsRole, AwsCredentials],
         container_secret: bytes | None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._resolver = resolver
         self._cache = cache
         self._secret = container_secret
+        self._recorder = recorder
+
+    def _failed(self, resolved: Resolved[AwsRole], exc: SourceError) -> None:
+        """The source's own words go to the log and the pod's Event, never to the pod."""
+        if self._recorder is not None and resolved.pod is not None and resolved.assignment:
+            self._recorder.refused(
+                resolved.pod,
+                reason="CredentialsUnavailable",
+                message=f"AssumeRole {resolved.assignment.arn} failed: {exc.code}: {exc.message}",
+            )
 
     def table(self) -> dict[str, Handler]:
         found: dict[str, Handler] = {"aws.credentials": self.imds}
@@ -123,9 +135,9 @@ class AwsHandlers:
                 ),
             )
         except SourceError as exc:
-            return answers.reply(
-                "identity.aws.failed", answers.imds_failure(exc.code, exc.message), status=500
-            )
+            self._failed(resolved, exc)
+            body = answers.imds_failure(role, code=exc.code, refused=exc.refused)
+            return answers.reply("identity.aws.failed", body, content_type=answers.TEXT)
         if served is None:
             return answers.imds_page("identity.aws.gone", 404)
         return answers.reply("identity.aws.credentials", answers.imds_credentials(served[1]))
@@ -155,7 +167,8 @@ class AwsHandlers:
                 ),
             )
         except SourceError as exc:
-            body = answers.container_error(exc.code, exc.message)
+            self._failed(resolved, exc)
+            body = answers.container_error(exc.code, "the role's credentials are unavailable")
             return answers.reply(
                 "identity.container.failed", body, status=500, content_type=json_type
             )
