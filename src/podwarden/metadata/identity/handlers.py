@@ -16,6 +16,7 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import answers
 from podwarden.metadata.identity.assign import AwsRole, AzureClient, GcpAccount
 from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.budget import TokenBudget
 from podwarden.metadata.identity.cache import CredentialCache, SourceError
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey
@@ -200,6 +201,13 @@ def _gce_missing(rule_id: str) -> Decision:
     )
 
 
+TOO_MANY = {
+    "scope-sets": "Too many distinct scope sets asked for by this pod; "
+    "reuse the scopes it already asked for.\n",
+    "rate": "Too many new tokens asked for by this pod; try again in a minute.\n",
+}
+
+
 class GceHandlers:
     """`instance/service-accounts/**` answered for the pod's own service account."""
 
@@ -210,11 +218,13 @@ class GceHandlers:
         cache: CredentialCache[GcpKey, AccessToken],
         scopes: tuple[str, ...],
         clock: Callable[[], float],
+        budget: TokenBudget | None = None,
     ) -> None:
         self._resolver = resolver
         self._cache = cache
         self._scopes = scopes
         self._clock = clock
+        self._budget = budget or TokenBudget()
 
     def table(self) -> dict[str, Handler]:
         return {"gce.service-accounts": self.accounts}
@@ -261,6 +271,18 @@ class GceHandlers:
             sorted(self._scopes)
         )
         name = req.path[len(GCE_ACCOUNTS) :].strip("/").partition("/")[0]
+        pod = (resolved.pod.uid or resolved.pod.key) if resolved.pod is not None else req.client
+        cached = self._cache.peek(GcpKey(account.email, scopes)) is not None
+        refused = self._budget.admit(
+            pod, scopes, cached=cached, default=scopes == tuple(sorted(self._scopes))
+        )
+        if refused is not None:
+            return answers.reply(
+                f"identity.gce.{refused}",
+                TOO_MANY[refused],
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
 
         async def fetch(found: GcpAccount) -> AccessToken:
             return await self._cache.get(GcpKey(found.email, scopes))
