@@ -26,7 +26,6 @@ clients follow it.
 
 from __future__ import annotations
 
-import json
 import re
 
 from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
@@ -34,6 +33,7 @@ from podwarden.metadata.policy import ANY_VALUE, Responses, Rule, RuleAction
 from podwarden.metadata.providers import IMMUTABLE_TTL, Options, Profile, allower, refusal
 from podwarden.metadata.providers.gce_attributes import (
     GKE_ATTRIBUTES,
+    json_subset,
     listing_filter,
     recursive_filter,
 )
@@ -113,14 +113,7 @@ def service_account_summary(body: bytes) -> bytes:
 
     Anything unreadable becomes `{}`: a document we cannot inspect is not passed on.
     """
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return b"{}"
-    if not isinstance(document, dict):
-        return b"{}"
-    kept = {key: document[key] for key in SERVICE_ACCOUNT_FIELDS if key in document}
-    return json.dumps(kept, separators=(",", ":")).encode()
+    return json_subset(body, SERVICE_ACCOUNT_FIELDS)
 
 
 def _allow(rule_id: str, path: str, *, ttl: float = 0.0) -> Rule:

@@ -41,21 +41,22 @@ def listing_filter(allowed: Iterable[str]) -> ResponseTransform:
     return transform
 
 
-def recursive_filter(allowed: Iterable[str]) -> ResponseTransform:
-    """A transform keeping only the allowed keys of `attributes/?recursive=true` (JSON).
+def json_subset(body: bytes, keep: Iterable[str]) -> bytes:
+    """Only the `keep` keys of a JSON object; anything else becomes `{}`.
 
-    Anything that is not a JSON object becomes `{}`: what cannot be read is not passed.
+    What cannot be read is not passed on.
     """
-    keep = frozenset(allowed)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return b"{}"
+    if not isinstance(document, dict):
+        return b"{}"
+    kept = {key: document[key] for key in keep if key in document}
+    return json.dumps(kept, separators=(",", ":")).encode()
 
-    def transform(body: bytes) -> bytes:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return b"{}"
-        if not isinstance(document, dict):
-            return b"{}"
-        kept = {key: value for key, value in document.items() if key in keep}
-        return json.dumps(kept, separators=(",", ":")).encode()
 
-    return transform
+def recursive_filter(allowed: Iterable[str]) -> ResponseTransform:
+    """A transform keeping only the allowed keys of `attributes/?recursive=true` (JSON)."""
+    keep = tuple(dict.fromkeys(allowed))
+    return lambda body: json_subset(body, keep)
