@@ -210,8 +210,15 @@ class _Handler:
             )
 
     def abandons(self, request: http1.Request) -> bool:
-        """Whether `request` is a long-poll being held: dropped when its client half-closes."""
-        return id(request) in self._long_poll_requests
+        """Whether `request` is a long-poll: dropped when its client half-closes.
+
+        The remembered plan says so even before the request reached its budget check
+        (a request and its FIN may arrive together).
+        """
+        if id(request) in self._long_poll_requests:
+            return True
+        plan = self._plans.get((request.method, request.target, request.raw_headers))
+        return plan is not None and plan.decision.long_poll
 
     def refusal_headers(self) -> bytes:
         """The provider's always-present headers as header lines (e.g. Metadata-Flavor)."""

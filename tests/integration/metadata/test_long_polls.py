@@ -145,3 +145,17 @@ async def test_a_half_closed_ordinary_request_is_still_answered(upstream, start_
     writer.write_eof()
     assert (await asyncio.wait_for(read_response(reader), 5))["status"] == 200
     writer.close()
+
+
+async def test_a_long_poll_sent_with_its_fin_does_not_hold_the_upstream(upstream, start_proxy):
+    """`printf 'GET …' | nc -N`: the request and the FIN arrive together."""
+    base, metadata = upstream
+    running = await start_proxy(ProviderName.GCE, base)
+    for _ in range(3):
+        reader, writer = await open_from(VICTIM, running.port)
+        writer.write(request(LONG_POLL))
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(), 5)  # closed without an answer: nobody is left
+        writer.close()
+    assert await wait_until(lambda: metadata.waiting == 0, timeout=2)
+    assert running.long_polls_held == 0
