@@ -68,7 +68,7 @@ def _review(pod: dict[str, Any], namespace: str) -> bytes:
 
 
 @contextmanager
-def _webhook(workdir: Path, config: dict[str, Any], *, workers: int = 1) -> Iterator[int]:
+def _webhook(workdir: Path, config: dict[str, Any]) -> Iterator[int]:
     """A `podwarden webhook` process on a free loopback port; stopped on exit."""
     cluster = workdir / "cluster.yaml"
     labels = {"pod-security.kubernetes.io/enforce": "restricted"}
@@ -83,7 +83,6 @@ def _webhook(workdir: Path, config: dict[str, Any], *, workers: int = 1) -> Iter
         "--listen", f"127.0.0.1:{port}",
         "--tls-cert", str(workdir / certs.TLS_CERT), "--tls-key", str(workdir / certs.TLS_KEY),
         "--cluster-file", str(cluster), "--config", str(config_file),
-        "--workers", str(workers),
     ]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

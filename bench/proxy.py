@@ -5,8 +5,11 @@ load from wrk (C, one thread on its own core when taskset exists): 60 % allowed
 static metadata, 20 % denied (recursive listing, X-Forwarded-For), 20 %
 credential paths (kube-env, the node service-account token). Each cell runs a
 bounded time. 1-vs-1: nginx with one worker and podwarden with one process,
-both pinned to the same core as the emulator. N-vs-N: N = the number of cores,
-nginx with N workers and podwarden with N SO_REUSEPORT workers, unpinned.
+both pinned to the same core as the emulator. N-vs-1: N = the number of cores,
+nginx with N workers against podwarden's one process, both unpinned: podwarden
+has no multi-process mode (one node's pods ask a few requests a second; one
+process serves tens of thousands), and this row shows what that costs against
+a peer using every core.
 Besides req/s and latency, each cell reports the CPU time per request of the
 server and of the emulator behind it: on a shared machine req/s moves with
 whatever else runs, CPU per request hardly does. Every answer's status is
@@ -105,22 +108,10 @@ def _run(
     upstream = f"http://127.0.0.1:{emulator_port}"
 
     podwarden_port = free_port()
-    podwarden = _spawn(
-        [
-            str(PODWARDEN),
-            "proxy",
-            "--provider",
-            "gce",
-            "--upstream",
-            upstream,
-            "--listen",
-            f"127.0.0.1:{podwarden_port}",
-        ],
-        log=tmp / "podwarden.log",
-        cpu=server_cpu,
+    podwarden = _start_podwarden(
+        upstream, podwarden_port, log=tmp / "podwarden.log", cpu=server_cpu
     )
     processes.append(podwarden)
-    wait_listening("127.0.0.1", podwarden_port)
 
     many = max(2, len(cpus))
     nginx_ports, nginx_pids = {}, {}
@@ -151,12 +142,9 @@ def _run(
 
     script = tmp / "mix.lua"
     script.write_text(_lua_script())
-    pool_port = free_port()
-    pool = _spawn_workers(upstream, port=pool_port, workers=many, log=tmp / "pool.log")
-    processes.append(pool)
-    wait_listening("127.0.0.1", pool_port)
-    time.sleep(2.0)  # the extra workers import and bind
-    pool_pids = [pool.pid, *_children(pool.pid)]
+    unpinned_port = free_port()
+    unpinned = _start_podwarden(upstream, unpinned_port, log=tmp / "unpinned.log", cpu=None)
+    processes.append(unpinned)
     pairs = [
         (
             Cell("nginx (1 worker)", nginx_ports[1], nginx_pids[1], rss=False),
@@ -164,7 +152,7 @@ def _run(
         ),
         (
             Cell(f"nginx ({many} workers)", nginx_ports[many], nginx_pids[many], rss=False),
-            Cell(f"podwarden ({many} workers)", pool_port, pool_pids, rss=True),
+            Cell("podwarden (unpinned)", unpinned_port, [unpinned.pid], rss=True),
         ),
     ]
     rows: list[dict[str, Any]] = []
@@ -202,9 +190,8 @@ def _run(
         "(nginx sends it every allowed request, podwarden only cache misses)",
         "nginx forwards the node service-account token (200); podwarden conceals it (403)",
         f"each row: the median (by req/s) of {ROUNDS} alternating runs of {SECONDS:g} s",
-        f"N-vs-N rows: servers unpinned (N = {many}); podwarden's workers run through "
-        "`python -m podwarden.metadata.workers` (what `podwarden proxy --workers N` starts); "
-        "rss_mib there is the largest worker's",
+        f"N-vs-1 rows: servers unpinned (N = {many}); podwarden is one process "
+        "(no --workers: see README, 'One process')",
     ]
     return rows, checks, {"seconds": SECONDS, "rounds": ROUNDS, "notes": notes}
 
@@ -248,25 +235,13 @@ def _idle_rss(upstream: str, tmp: Path) -> tuple[float | None, float | None]:
     return results[0], results[1]
 
 
-def _spawn_workers(upstream: str, *, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """A podwarden proxy with `workers` SO_REUSEPORT processes (it stops when stdin closes)."""
-    settings = {
-        "provider": "gce",
-        "upstream_url": upstream,
-        "listen_host": "127.0.0.1",
-        "listen_port": port,
-        "workers": workers,
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "podwarden.metadata.workers"],
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    assert process.stdin is not None
-    process.stdin.write(json.dumps({"settings": settings, "log_level": "info"}).encode() + b"\n")
-    process.stdin.flush()
+def _start_podwarden(
+    upstream: str, port: int, *, log: Path, cpu: int | None
+) -> subprocess.Popen[bytes]:
+    """`podwarden proxy --provider gce` on 127.0.0.1:`port`, listening when this returns."""
+    argv = [str(PODWARDEN), "proxy", "--provider", "gce", "--upstream", upstream]
+    process = _spawn([*argv, "--listen", f"127.0.0.1:{port}"], log=log, cpu=cpu)
+    wait_listening("127.0.0.1", port)
     return process
 
 

@@ -20,6 +20,7 @@ Findings (each raises, so libFuzzer saves the input):
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fuzz.oracle import reads_as_secret
+from fuzz.oracle import filtered_read, reads_as_secret
 from fuzz.target import GOOD_HEADERS, MUTATIONS, SEEDS
 from podwarden import logs
 from podwarden.metadata import proxy
@@ -145,6 +146,11 @@ class Lab:
         async def handle(request: web.BaseRequest) -> web.Response:
             if request.method == "PUT" and request.raw_path == "/latest/api/token":
                 return web.Response(text="upstream-token")  # the proxy's own IMDSv2 session
+            if filtered_read(provider, request.raw_path):  # the proxy must filter this
+                document = {"kube-env": MARKER.decode(), "cluster-name": "c"}
+                listing = f"kube-env\ncluster-name\n{MARKER.decode()}\n"
+                recursive = "recursive" in request.query_string.lower()
+                return web.Response(text=json.dumps(document) if recursive else listing)
             if reads_as_secret(provider, request.raw_path):
                 self.secret_hits.append(f"{provider.value}: {request.method} {request.raw_path}")
                 return web.Response(body=MARKER)

@@ -7,7 +7,7 @@ near the interesting boundary instead of on garbage the parser drops at once.
 
 from __future__ import annotations
 
-from fuzz.oracle import reads_as_secret
+from fuzz.oracle import filtered_read, hides_secrets, reads_as_secret
 from podwarden.metadata import firewall
 from podwarden.metadata.model import Action, ProviderName, RawRequest
 
@@ -128,6 +128,8 @@ def check(
     if decision.rule_id == "internal-error":
         raise InternalError(f"{provider.value}: {raw!r} hit a bug: {decision.body!r}")
     if decision.action is Action.ALLOW and reads_as_secret(provider, decision.upstream_target):
+        if filtered_read(provider, decision.upstream_target) and hides_secrets(decision.transform):
+            return  # forwarded to be filtered, and the filter holds
         raise Bypass(f"{provider.value}: {raw!r} allowed as {decision.upstream_target!r}")
 
 

@@ -52,6 +52,11 @@ EXIT_CONFIG = 2
 @click.option("--reconcile-period", type=float, help="seconds between checks (default 5)")
 @click.option("--backend", type=click.Choice(list(backends.BACKENDS)))
 @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--token-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="key for the proxy's IMDSv2 tokens (created 0600 if missing): they survive restarts",
+)
 @click.option("--metrics-listen", help="HOST:PORT for the proxy's /metrics")
 @click.option("--health-listen", help="HOST:PORT for /healthz, /readyz and rule metrics")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))

@@ -65,6 +65,7 @@ def proxy_settings(config: AgentConfig, listen: str, *, metrics: bool) -> ProxyS
         listen_host=host,
         listen_port=port,
         policy_file=config.policy,
+        token_key_file=config.token_key_file,
         metrics_host=metrics_host,
         metrics_port=metrics_port,
     )

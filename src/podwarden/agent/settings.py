@@ -34,6 +34,7 @@ class AgentConfig(RulesConfig):
     listen6: str | None = None
     reconcile_period: float = Field(default=5.0, gt=0, le=3600)
     policy: Path | None = None
+    token_key_file: Path | None = None
     metrics_listen: str | None = None
     health_listen: str | None = None
     log_level: str = "info"

@@ -8,10 +8,20 @@ and a malformed annotation permits nothing and says why.
 Namespace annotations read:
 - AWS: `iam.amazonaws.com/allowed-roles` — a JSON list of globs (kube2iam's
   format), and `iam.amazonaws.com/permitted` — a regular expression (kiam's).
-  Either may permit. Role names without `arn:` are completed with
-  `base_role_arn` (on both sides) when given. The regex must match the whole
-  role (or its full ARN): kiam searched anywhere in the string, which lets
-  `dev` permit `prod-dev-admin`; anchoring is the safe reading.
+  Either may permit. The role value must name an IAM role (`iamroles.py`:
+  no `..`, no empty segments, IAM's characters only), whatever the patterns
+  say. Names are completed with `base_role_arn` on both sides when it is
+  given: a glob is matched as a full ARN against the role's full ARN, and the
+  regex against both the role's full ARN and its path and name below the base,
+  so `explicit-role` and `arn:...:role/explicit-role` are one role to both.
+  In a glob `*` and `?` stay within one path segment and `**` crosses `/`
+  (kube2iam's `*` crossed `/`, so `team-*` permitted `team-x/admin`).
+  Without a base, a pattern without `arn:` is matched against the path and
+  name of the role (after `role/` in an ARN), in any account. The
+  regex must match the whole role (or its full ARN): kiam searched anywhere
+  in the string, which lets `dev` permit `prod-dev-admin`; anchoring is the
+  safe reading. A regex sees `/` like any character: write `team-[^/]*` to
+  stay within one segment.
 - GCP: `podwarden.io/allowed-gcp-service-accounts` — a JSON list of globs of
   service-account e-mails.
 - Azure: `podwarden.io/allowed-azure-client-ids` — a JSON list of globs of
@@ -26,7 +36,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from podwarden.api import keys
+from podwarden.api import iamroles, keys
 
 Kind = Literal["aws", "gcp", "azure"]
 MAX_PATTERN = 4096
@@ -55,7 +65,31 @@ def _full_arn(role: str, base_role_arn: str | None) -> str:
     return base_role_arn.rstrip("/") + "/" + role.lstrip("/")
 
 
+def role_glob(pattern: str) -> re.Pattern[str]:
+    """A role glob as an anchored regex: `*`/`?` within a segment, `**` across `/`."""
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            parts.append("[^/]")
+            index += 1
+        else:
+            parts.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
 def _aws(role: str, annotations: Mapping[str, str], base_role_arn: str | None) -> tuple[bool, str]:
+    try:
+        named = _named_role(role, base_role_arn)
+    except iamroles.RoleValueError as exc:
+        return False, str(exc)
     allowed = _glob_list(annotations, keys.AWS_ALLOWED_ROLES)
     permitted = annotations.get(keys.AWS_PERMITTED)
     pattern = None
@@ -74,13 +108,34 @@ def _aws(role: str, annotations: Mapping[str, str], base_role_arn: str | None) -
             f"namespace has no {keys.AWS_ALLOWED_ROLES} or {keys.AWS_PERMITTED} annotation, "
             "so no role is permitted"
         )
-    arn = _full_arn(role, base_role_arn)
+    arn, below = named
     for glob in allowed or ():
-        if fnmatch.fnmatchcase(arn, _full_arn(glob, base_role_arn)):
+        wanted = glob.strip()
+        if not wanted.startswith("arn:") and base_role_arn is not None:
+            wanted = _full_arn(wanted, base_role_arn)
+        subject = arn if wanted.startswith("arn:") else below
+        if subject is not None and role_glob(wanted).fullmatch(subject):
             return True, f"role {role!r} matches {glob!r} in {keys.AWS_ALLOWED_ROLES}"
-    if pattern is not None and (pattern.fullmatch(role) or pattern.fullmatch(arn)):
+    spellings = [s for s in (arn, below) if s is not None]
+    if pattern is not None and any(pattern.fullmatch(spelling) for spelling in spellings):
         return True, f"role {role!r} matches {keys.AWS_PERMITTED}"
     return False, f"role {role!r} is not permitted by the namespace's annotations"
+
+
+def _named_role(role: str, base_role_arn: str | None) -> tuple[str | None, str | None]:
+    """(full ARN, path and name) of the role, either unknown as None; RoleValueError if unusable.
+
+    With a base both are known for a name, and for an ARN under the base. Without one
+    a name has no ARN (its account is unknown) and an ARN's path and name are those
+    after `role/`: a pattern without `arn:` then matches them in any account.
+    """
+    value = role.strip()
+    if value.startswith("arn:") or base_role_arn is not None:
+        checked = iamroles.resolve(value, base_role_arn)
+        if base_role_arn is None:
+            return checked.arn, checked.path + checked.name
+        return checked.arn, iamroles.relative_to(checked, base_role_arn)
+    return None, iamroles.relative(value)
 
 
 def _listed(

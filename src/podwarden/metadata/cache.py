@@ -37,7 +37,7 @@ class TtlCache(Generic[ValueT]):
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[Hashable, _Entry[ValueT]] = {}
-        self._inflight: dict[Hashable, asyncio.Future[ValueT]] = {}
+        self._inflight: dict[Hashable, asyncio.Task[ValueT]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -66,7 +66,9 @@ class TtlCache(Generic[ValueT]):
         """The cached value for `key`, or the fetched one; returns (value, was_hit).
 
         Waiters on an in-flight fetch count as hits: they did not reach upstream.
-        A fetch that raises propagates to every waiter and caches nothing.
+        A fetch that raises propagates to every waiter and caches nothing. The fetch
+        runs in its own task: a caller that is cancelled (its client left) stops
+        waiting, but the fetch goes on for the others waiting on it.
         """
         cached = self.peek(key)
         if cached is not None:
@@ -76,19 +78,24 @@ class TtlCache(Generic[ValueT]):
             self.hits += 1
             return await asyncio.shield(pending), True
         self.misses += 1
-        future: asyncio.Future[ValueT] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        task = asyncio.create_task(self._fetch(key, ttl=ttl, fetch=fetch, keep=keep))
+        task.add_done_callback(_retrieve)
+        self._inflight[key] = task
+        return await asyncio.shield(task), False
+
+    async def _fetch(
+        self,
+        key: Hashable,
+        *,
+        ttl: float,
+        fetch: Callable[[], Awaitable[ValueT]],
+        keep: Callable[[ValueT], bool],
+    ) -> ValueT:
         try:
             value = await fetch()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters may be absent
-            raise
-        else:
-            future.set_result(value)
             if keep(value):
                 self._store(key, value, ttl)
-            return value, False
+            return value
         finally:
             del self._inflight[key]
 
@@ -100,6 +107,12 @@ class TtlCache(Generic[ValueT]):
             while len(self._entries) >= self._max_entries:
                 del self._entries[next(iter(self._entries))]
         self._entries[key] = _Entry(value=value, expires_at=self._clock() + ttl)
+
+
+def _retrieve(task: asyncio.Task[object]) -> None:
+    """A fetch whose callers all left may fail unobserved: mark its error as seen."""
+    if not task.cancelled():
+        task.exception()
 
 
 KeyT = TypeVar("KeyT", bound=Hashable)

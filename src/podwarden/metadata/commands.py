@@ -68,11 +68,24 @@ EXIT_CONFIG = 2
     help="Open connections one client address may hold.",
 )
 @click.option(
-    "--workers",
-    default=1,
+    "--long-polls-per-client",
+    default=4,
     show_default=True,
-    type=click.IntRange(1, 64),
-    help="Processes sharing the listen port (SO_REUSEPORT); 1 with pod identity.",
+    help="GCE wait_for_change requests one client address may hold at once.",
+)
+@click.option(
+    "--long-poll-pool",
+    default=32,
+    show_default=True,
+    help="GCE wait_for_change requests held upstream at once for all clients "
+    "(their own connections, apart from ordinary requests).",
+)
+@click.option(
+    "--token-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Key for the IMDSv2 tokens the proxy issues (created 0600 if missing); "
+    "with it, tokens survive a restart.",
 )
 @identity_cli.options
 def proxy(
@@ -87,7 +100,9 @@ def proxy(
     header_timeout: float,
     max_connections: int,
     max_connections_per_client: int,
-    workers: int,
+    long_polls_per_client: int,
+    long_poll_pool: int,
+    token_key_file: Path | None,
     **identity_flags: Any,
 ) -> None:
     """Run the metadata firewall proxy (deny by default, conceal node secrets)."""
@@ -109,7 +124,9 @@ def proxy(
             metrics_port=metrics_port,
             upstream_timeout=upstream_timeout,
             drain_timeout=drain_timeout,
-            workers=workers,
+            long_polls_per_client=long_polls_per_client,
+            long_poll_pool_size=long_poll_pool,
+            token_key_file=token_key_file,
             header_timeout=header_timeout,
             max_connections=max_connections,
             max_connections_per_client=max_connections_per_client,

@@ -9,7 +9,12 @@ library (httptools, bindings to llhttp, Node.js's parser, which aiohttp's C
 extension uses too); this module does only the connection bookkeeping a server
 needs around it: keep-alive, pipelined requests answered in order, limits on
 the target, headers and body, 100-continue, back-pressure, idle timeouts and
-a drain that lets in-flight requests finish.
+a drain that lets in-flight requests finish, and the end of a request whose
+client has gone: a closed connection cancels the request being served (so a
+held upstream request is let go at once), and a client that half-closes while
+waiting for a request the owner marks `abandon_on_eof` (a long-poll) is taken
+as gone too, as nginx does by default; other requests are still answered
+after a half-close.
 
 Hardening a pod-facing port needs (llhttp already refuses Content-Length with
 Transfer-Encoding, duplicate lengths, obs-fold, bare CR/LF, bad header names
@@ -110,14 +115,18 @@ class Server:
         limits: Limits,
         refusal_headers: bytes = b"",
         on_refused: Callable[[str, int], None] | None = None,
+        abandon_on_eof: Callable[[Request], bool] | None = None,
     ) -> None:
         """`refusal_headers` (complete header lines) go on this layer's own refusals too,
         so a provider's always-present headers are on every answer; `on_refused(client,
-        status)` lets the owner log and count requests refused before they were parsed."""
+        status)` lets the owner log and count requests refused before they were parsed;
+        `abandon_on_eof(request)` says whether a request still being served is dropped
+        when its client half-closes (true for long-polls)."""
         self.handler = handler
         self.limits = limits
         self.refusal_headers = refusal_headers
         self.on_refused = on_refused
+        self.abandon_on_eof = abandon_on_eof
         self.draining = False
         self.connections: set[_Connection] = set()
         self.per_client: dict[str, int] = {}
@@ -126,11 +135,11 @@ class Server:
         self._date_second = -1
         self._date_line = b""
 
-    async def start(self, host: str, port: int, *, backlog: int, reuse_port: bool) -> int:
+    async def start(self, host: str, port: int, *, backlog: int) -> int:
         """Listen; returns the bound port (port 0 picks a free one)."""
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
-            lambda: _Connection(self), host, port, backlog=backlog, reuse_port=reuse_port or None
+            lambda: _Connection(self), host, port, backlog=backlog
         )
         self._sweeper = loop.create_task(self._sweep())
         return int(self._listener.sockets[0].getsockname()[1])
@@ -185,6 +194,7 @@ class _Connection(asyncio.Protocol):
         self._client = ""
         self._queue: deque[Request] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._serving: Request | None = None  # the request `_task` answers
         self._ignore_input = False  # after a refusal or a last request: nothing more is read
         self._failed = 0  # a parse failure to answer once the answers owed before it are out
         self._close_when_done = False
@@ -237,6 +247,8 @@ class _Connection(asyncio.Protocol):
                 del server.per_client[self._client]
         self._transport = None
         self._queue.clear()
+        if self._task is not None:  # nobody is left to answer: let its upstream request go
+            self._task.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self._ignore_input:
@@ -255,9 +267,27 @@ class _Connection(asyncio.Protocol):
                 self._fail(self._refusal)
 
     def eof_received(self) -> bool:
-        """The client finished sending: answer what is owed, then close (half-close works)."""
+        """The client finished sending: answer what is owed, then close (half-close works).
+
+        A request the server marks `abandon_on_eof` (a long-poll) is dropped instead: a
+        client that closes its socket sends the same FIN as one that half-closes, and a
+        long-poll must not outlive the client that asked for it.
+        """
         self._ignore_input = True
         self._close_when_done = True
+        abandon = self._server.abandon_on_eof
+        serving = self._serving
+        if self._task is not None and serving is not None and abandon is not None:
+            try:
+                dropped = abandon(serving)
+            except Exception:  # a predicate that fails keeps the default: answer
+                dropped = False
+            if dropped:
+                self._queue.clear()
+                self._task.cancel()
+                if self._transport is not None:
+                    self._transport.close()
+                return True
         self._close_if_done()
         return True  # keep the transport open for the answers still being served
 
@@ -366,6 +396,7 @@ class _Connection(asyncio.Protocol):
         if type(result) is tuple:
             self._write(request, result)
             return
+        self._serving = request
         self._task = self._loop.create_task(self._await(request, result))  # type: ignore[arg-type]
 
     async def _await(self, request: Request, pending: Awaitable[Answer]) -> None:
@@ -374,6 +405,7 @@ class _Connection(asyncio.Protocol):
         except Exception:
             answer = _internal_error()
         self._task = None
+        self._serving = None
         self._write(request, answer)
         while self._queue and self._task is None and self._transport is not None:
             self._run(self._queue.popleft())

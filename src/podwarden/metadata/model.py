@@ -99,8 +99,10 @@ class Decision:
     For ALLOW, `upstream_target` is what is sent upstream (path + query, encoded
     by the policy), `forward_headers` the only headers sent, `cache_ttl` > 0
     marks immutable metadata and `transform` rewrites the upstream body (used to
-    strip secrets from documents). For ANSWER, `handler` names a proxy-side
-    handler (e.g. "aws.token"). Every decision names the `rule_id` that made it.
+    strip secrets from documents); `long_poll` marks a request the upstream holds
+    until a value changes (GCE wait_for_change), which the proxy budgets apart.
+    For ANSWER, `handler` names a proxy-side handler (e.g. "aws.token"). Every
+    decision names the `rule_id` that made it.
     """
 
     action: Action
@@ -114,3 +116,4 @@ class Decision:
     cache_ttl: float = 0.0
     transform: ResponseTransform | None = field(default=None, compare=False)
     handler: str = ""
+    long_poll: bool = False

@@ -7,6 +7,10 @@ I/O around it: IMDSv2 session tokens, answer handlers, the cache and the
 upstream, logging and metrics. Whatever cannot be decided is answered with an
 error status, never forwarded.
 
+GCE long-polls (wait_for_change) are budgeted apart from every other request
+(`longpoll.py`): per client, in total, and on their own upstream pool; a
+client that leaves cancels its request, upstream included (`http1.py`).
+
 The hot path is synchronous: a request seen before (same method, target and
 header lines) finds its plan in a memo, and a fixed refusal or a cached
 answer goes out without a task, an await or a new object. Only cache misses,
@@ -17,17 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from podwarden import logs
-from podwarden.config import ConfigError
-from podwarden.metadata import firewall, http1, workers
+from podwarden.metadata import firewall, http1, tokens
 from podwarden.metadata import metrics as proxy_metrics
 from podwarden.metadata.cache import BoundedMemo, TtlCache
+from podwarden.metadata.longpoll import LongPollBudget
 from podwarden.metadata.metrics import ProxyMetrics
 from podwarden.metadata.model import (
     Action,
@@ -45,7 +48,7 @@ from podwarden.metadata.tokens import (
     TTL_HEADER,
     UNAUTHORIZED_BODY,
     TokenCheck,
-    TokenStore,
+    TokenSigner,
     parse_ttl,
 )
 from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
@@ -68,6 +71,7 @@ _CacheKey = tuple[str, str, tuple[tuple[str, str], ...]]
 _INTERNAL_ERROR = text(500, "internal error in the metadata proxy", rule="proxy.error")
 _IMDSV2_REQUIRED = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.required")
 _TOKEN_INVALID = Reply(401, UNAUTHORIZED_BODY, HTML, rule="aws.imdsv2.token-invalid")
+_CLIENT_GONE = Reply(499, b"", rule="proxy.client-gone")  # logged only: nobody reads it
 _TOKEN_REFUSED = {
     check: Reply(401, UNAUTHORIZED_BODY, HTML, rule=f"aws.imdsv2.token-{check.value}")
     for check in TokenCheck
@@ -117,7 +121,7 @@ class _Handler:
         fw: firewall.Firewall,
         upstream: Upstream,
         cache: TtlCache[Reply],
-        tokens: TokenStore,
+        tokens: TokenSigner,
         metrics: ProxyMetrics,
         identity: IdentityHandlers,
     ) -> None:
@@ -140,6 +144,24 @@ class _Handler:
         self._too_big = text(413, f"request body larger than {limit} bytes", rule="proxy.body")
         self.inflight = _Inflight()
         self.inflight.idle.set()
+        self.long_polls = LongPollBudget(
+            per_client=settings.long_polls_per_client, total=settings.long_poll_pool_size
+        )
+        self._long_poll_requests: set[int] = set()  # id() of requests held as long-polls
+        self._long_poll_refused = {
+            "client": text(
+                429,
+                "too many wait_for_change requests held by this client "
+                f"(at most {settings.long_polls_per_client} at once)",
+                rule="proxy.long-poll.client",
+            ),
+            "total": text(
+                503,
+                "too many wait_for_change requests held on this node "
+                f"(at most {settings.long_poll_pool_size} at once); try again later",
+                rule="proxy.long-poll.total",
+            ),
+        }
 
     def __call__(self, request: http1.Request) -> http1.Answer | Awaitable[http1.Answer]:
         started = time.perf_counter()
@@ -186,6 +208,17 @@ class _Handler:
                 f'"decision": "deny", "rule": {json_str(rule)}, "status": {status}, '
                 f'"cache": null, "latency_ms": 0.0'
             )
+
+    def abandons(self, request: http1.Request) -> bool:
+        """Whether `request` is a long-poll: dropped when its client half-closes.
+
+        The remembered plan says so even before the request reached its budget check
+        (a request and its FIN may arrive together).
+        """
+        if id(request) in self._long_poll_requests:
+            return True
+        plan = self._plans.get((request.method, request.target, request.raw_headers))
+        return plan is not None and plan.decision.long_poll
 
     def refusal_headers(self) -> bytes:
         """The provider's always-present headers as header lines (e.g. Metadata-Flavor)."""
@@ -250,17 +283,34 @@ class _Handler:
         try:
             decision = plan.decision
             assert plan.canonical is not None  # _serve_now answered the rest
-            if decision.action is Action.ALLOW:
+            if decision.action is Action.ALLOW and decision.long_poll:
+                reply = await self._long_poll(request, plan.canonical.method, decision)
+            elif decision.action is Action.ALLOW:
                 reply = await self._forward(plan.canonical.method, decision, plan.cache_key)
             else:
                 canonical = dataclasses.replace(plan.canonical, client=request.client)
                 reply = await self._answer(canonical, decision)
+        except asyncio.CancelledError:  # the client left: log it, answer nobody
+            self._finish(request, plan, _CLIENT_GONE, started)
+            raise
         except Exception as exc:
             self._log.error("request failed", client=request.client, error=repr(exc))
             reply = _INTERNAL_ERROR
         finally:
             self.inflight.leave()
         return self._finish(request, plan, reply, started)
+
+    async def _long_poll(self, request: http1.Request, method: str, decision: Decision) -> Reply:
+        """A wait_for_change request, within the client's and the node's long-poll budget."""
+        refused = self.long_polls.acquire(request.client)
+        if refused is not None:
+            return self._long_poll_refused[refused]
+        self._long_poll_requests.add(id(request))
+        try:
+            return await self._forward(method, decision, None)
+        finally:
+            self._long_poll_requests.discard(id(request))
+            self.long_polls.release(request.client)
 
     def _check_session_token(self, values: tuple[str, ...], client: str) -> Reply | None:
         """IMDSv2 on reads: a token that is present must be ours, valid and the client's."""
@@ -307,7 +357,10 @@ class _Handler:
     async def _forward(self, method: str, decision: Decision, cache_key: _CacheKey | None) -> Reply:
         async def fetch() -> Reply:
             response = await self._upstream.fetch(
-                method=method, target=decision.upstream_target, headers=decision.forward_headers
+                method=method,
+                target=decision.upstream_target,
+                headers=decision.forward_headers,
+                long_poll=decision.long_poll,
             )
             return _filtered(response, decision)
 
@@ -369,10 +422,8 @@ class RunningProxy:
         upstream: Upstream,
         port: int,
         metrics_port: int | None,
-        children: list[subprocess.Popen[bytes]],
     ) -> None:
         self.settings = settings
-        self._children = children
         self.port = port
         self.metrics_port = metrics_port
         self._handler = handler
@@ -388,13 +439,13 @@ class RunningProxy:
         return self._upstream.requests_sent
 
     @property
-    def worker_pids(self) -> list[int]:
-        """Process ids of the extra workers (`settings.workers - 1` of them)."""
-        return [child.pid for child in self._children]
-
-    @property
     def inflight(self) -> int:
         return self._handler.inflight.count
+
+    @property
+    def long_polls_held(self) -> int:
+        """wait_for_change requests being held upstream for clients right now."""
+        return self._handler.long_polls.in_use
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop accepting, let in-flight requests finish (bounded), then close everything."""
@@ -403,7 +454,6 @@ class RunningProxy:
         self._stopped = True
         self.draining = True
         timeout = self.settings.drain_timeout if drain_timeout is None else drain_timeout
-        stopping_children = asyncio.ensure_future(workers.stop(self._children, timeout=timeout + 2))
         self._server.pre_shutdown()  # keep-alive connections close after their current request
         try:
             await asyncio.wait_for(self._handler.inflight.idle.wait(), timeout)
@@ -417,7 +467,6 @@ class RunningProxy:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self._upstream.close()
-        await stopping_children
 
 
 async def start(
@@ -431,11 +480,6 @@ async def start(
     `identity` maps ANSWER handler names (e.g. "aws.credentials") to the pod
     identity work's handlers; `fw` lets a caller pass an already-built firewall.
     """
-    if settings.workers > 1 and identity:
-        raise ConfigError(
-            f"workers: {settings.workers} workers cannot serve pod identity "
-            "(its handlers live in one process); use workers: 1 with identity"
-        )
     if fw is None:
         fw = firewall.build(settings.provider, policy_file=settings.policy_file)
     upstream = Upstream(settings)
@@ -446,7 +490,7 @@ async def start(
         fw=fw,
         upstream=upstream,
         cache=cache,
-        tokens=TokenStore(capacity=settings.token_capacity),
+        tokens=TokenSigner(key=tokens.node_key(settings.token_key_file)),
         metrics=metrics,
         identity=dict(identity or {}),
     )
@@ -462,6 +506,7 @@ async def start(
         handler,
         refusal_headers=handler.refusal_headers(),
         on_refused=handler.refused,
+        abandon_on_eof=handler.abandons,
         limits=http1.Limits(
             max_body=settings.max_body_bytes,
             idle_timeout=settings.idle_timeout,
@@ -480,7 +525,6 @@ async def start(
             settings.listen_host,
             settings.listen_port,
             backlog=1024,
-            reuse_port=settings.reuse_port or settings.workers > 1,
         )
     except OSError:
         await server.close()
@@ -496,6 +540,5 @@ async def start(
         upstream=upstream,
         port=port,
         metrics_port=metrics_port,
-        children=workers.spawn(settings, port=port) if settings.workers > 1 else [],
     )
     return proxy

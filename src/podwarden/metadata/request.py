@@ -28,11 +28,12 @@ KNOWN_METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH")
 BODYLESS_METHODS = frozenset({"GET", "HEAD"})
 
 # Characters a decoded path may hold: what metadata paths use (MACs have `:`,
-# service accounts `@`, tag keys `+` and `=`). Everything else has a second
+# service accounts `@`, tag keys `+` and `=`, IAM role names all of `+=,.@_-`,
+# so `iam/security-credentials/team-a,x` is a path). Everything else has a second
 # reading somewhere and is refused: `%` (double encoding), `;` (path
 # parameters), `\\`, `?`, `#`, whitespace, `~` (Windows short names), `$`
 # (NTFS streams), `*`, quotes, non-ASCII.
-PATH_CHARS = frozenset(string.ascii_letters + string.digits + "-._@:+=/")
+PATH_CHARS = frozenset(string.ascii_letters + string.digits + "-._@:+=,/")
 # Characters that must never arrive percent-encoded: decoding them changes the
 # path's structure (`/`, `.`), means a second decoding layer (`%`), or is a
 # separator some server honours (`\`, NUL).
@@ -57,7 +58,7 @@ HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # made only of PATH_CHARS, skip the character-by-character loops that exist
 # only to name the offending character.
 TARGET_PLAIN = re.compile(r"/[\x21-\x22\x24-\x7e]*")
-PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._@:+=/]*")
+PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._@:+=,/]*")
 AWS_VERSION = re.compile(r"latest|1\.0|\d{4}-\d{2}-\d{2}")
 _ESCAPE = re.compile(r"%(..)?")
 
@@ -79,6 +80,10 @@ class Syntax:
     provider: ProviderName
     query_keys: frozenset[str]
     case_insensitive: bool = False  # Azure: match on the lower-cased path
+    # Keys whose values the server reads as booleans without regard to case (GCE's
+    # `recursive=True` from older client libraries): `true`/`false` in any case become
+    # lower case, so policies see one spelling and the upstream gets it too.
+    boolean_query_keys: frozenset[str] = frozenset()
     versioned_tree: bool = False  # AWS: `latest` and dated versions are one tree
 
 
@@ -232,6 +237,8 @@ def _query(raw_query: str, *, has_query: bool, syntax: Syntax) -> tuple[tuple[st
         if syntax.case_insensitive:
             key = key.lower()
         value = _decode_value(raw_value)
+        if key in syntax.boolean_query_keys and value.lower() in ("true", "false"):
+            value = value.lower()
         if key not in syntax.query_keys:
             accepted = ", ".join(sorted(syntax.query_keys)) or "none"
             raise _reject(

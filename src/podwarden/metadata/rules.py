@@ -3,7 +3,9 @@
 ```yaml
 mode: extend            # or replace
 imdsv2: required        # AWS only: optional (default) | required
-concealedAttributes: [kube-env, kubelet-ca]   # GCE only
+allowedAttributes: [team-config]        # GCE only: shown beyond cluster-name/-location/-uid
+allowedProjectAttributes: [team-region]  # GCE only: project attributes shown (none by default)
+concealedAttributes: [cluster-uid]       # GCE only: concealed even when allowed
 rules:                  # ordered, first match wins, before the preset when extending
   - id: allow-tags
     methods: [GET]      # GET implies HEAD
@@ -81,6 +83,8 @@ class PolicySpec(BaseModel):
     mode: Literal["extend", "replace"] = "extend"
     imdsv2: Literal["optional", "required"] = "optional"
     concealedAttributes: list[str] = Field(default_factory=list)
+    allowedAttributes: list[str] = Field(default_factory=list)
+    allowedProjectAttributes: list[str] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
     limits: LimitsSpec | None = None
 
@@ -106,15 +110,17 @@ def parse(data: Any, *, source: str, profile: Profile) -> LoadedPolicy:
     provider = profile.name
     if spec.imdsv2 == "required" and provider is not ProviderName.AWS:
         _fail(source, "imdsv2", f"only applies to provider aws, not {provider.value}")
-    if spec.concealedAttributes and provider is not ProviderName.GCE:
-        _fail(source, "concealedAttributes", f"only applies to provider gce, not {provider.value}")
-    for index, name in enumerate(spec.concealedAttributes):
-        if not _is_name(name):
-            _fail(
-                source,
-                f"concealedAttributes.{index}",
-                f"{name!r} is not an attribute name (letters, digits, '.', '_', '-')",
-            )
+    for key in ("concealedAttributes", "allowedAttributes", "allowedProjectAttributes"):
+        names: list[str] = getattr(spec, key)
+        if names and provider is not ProviderName.GCE:
+            _fail(source, key, f"only applies to provider gce, not {provider.value}")
+        for index, name in enumerate(names):
+            if not _is_name(name):
+                _fail(
+                    source,
+                    f"{key}.{index}",
+                    f"{name!r} is not an attribute name (letters, digits, '.', '_', '-')",
+                )
     rules = tuple(
         _compile(rule, key=f"rules.{index}", source=source, profile=profile)
         for index, rule in enumerate(spec.rules)
@@ -122,6 +128,8 @@ def parse(data: Any, *, source: str, profile: Profile) -> LoadedPolicy:
     options = Options(
         imdsv2_required=spec.imdsv2 == "required",
         concealed_attributes=tuple(spec.concealedAttributes),
+        allowed_attributes=tuple(spec.allowedAttributes),
+        allowed_project_attributes=tuple(spec.allowedProjectAttributes),
     )
     limits = (
         Limits(

@@ -33,18 +33,18 @@ class ProxySettings:
     upstream_timeout: float = 5.0
     upstream_connect_timeout: float = 1.0
     long_poll_timeout: float = 330.0
-    upstream_pool_size: int = 64
+    upstream_pool_size: int = 64  # ordinary requests; long-polls never take these connections
+    long_poll_pool_size: int = 32  # GCE wait_for_change requests upstream at once, all clients
+    long_polls_per_client: int = 4  # ... from one client address at once
     drain_timeout: float = 10.0
     cache_max_entries: int = 4096
     verdict_memo_entries: int = 2048
-    token_capacity: int = 16384
+    token_key_file: Path | None = None  # IMDSv2 token key (tokens.py); None: random per process
     max_body_bytes: int = 65536
     idle_timeout: float = 75.0  # keep-alive connections silent this long are closed
     header_timeout: float = 10.0  # a request not whole this long after it began is dropped
     max_connections: int = 4096  # client connections served at once; more get 503 and close
     max_connections_per_client: int = 256  # from one client address at once
-    workers: int = 1  # processes sharing the listen port (SO_REUSEPORT), see workers.py
-    reuse_port: bool = False  # listen with SO_REUSEPORT (set for every worker of a proxy)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream_url)
@@ -68,8 +68,8 @@ class ProxySettings:
             "upstream_pool_size",
             "cache_max_entries",
             "verdict_memo_entries",
-            "token_capacity",
-            "workers",
+            "long_poll_pool_size",
+            "long_polls_per_client",
             "max_connections",
             "max_connections_per_client",
         ):

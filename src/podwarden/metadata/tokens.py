@@ -3,25 +3,38 @@
 The proxy answers `PUT /latest/api/token` instead of the upstream: a token
 minted upstream would be valid for every pod on the node, whereas a token
 minted here is bound to the address that asked for it and dies with its TTL.
-The store is bounded, so a client looping on PUT cannot grow memory, and each
-client holds at most `per_client` tokens, so one pod minting in a loop only
-evicts its own older tokens, never another pod's. When the whole store is full,
-expired tokens go first, then the oldest.
+
+Why stateless: a token carries its own grant (expiry and client address) and
+an HMAC over it made with the node's key, so checking one needs no memory.
+Nothing grows however fast a pod mints, no pod's minting can evict another's
+tokens, and with a key file (`--token-key-file`, created 0600 on first use) a
+token minted before a restart of the proxy is still good after it, as IMDS's
+own tokens outlive a restart of the metadata service. Expiry is wall-clock
+time for the same reason. Without a key file the key is random per process.
 """
 
 from __future__ import annotations
 
-import collections
+import base64
+import binascii
 import enum
+import hashlib
+import hmac
+import os
 import secrets
+import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
+
+from podwarden.config import ConfigError
 
 TOKEN_HEADER = "x-aws-ec2-metadata-token"
 TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
 MIN_TTL = 1
 MAX_TTL = 21600
+KEY_BYTES = 32
+MAX_TOKEN_CHARS = 256  # longer values are not ours: refused before any decoding
 
 # IMDS answers token failures with a small HTML page; SDKs look only at the status.
 UNAUTHORIZED_BODY = (
@@ -35,6 +48,11 @@ UNAUTHORIZED_BODY = (
 BAD_REQUEST_BODY = UNAUTHORIZED_BODY.replace(b"401 - Unauthorized", b"400 - Bad Request")
 HTML = "text/html"
 
+_MAC_BYTES = 18
+_NONCE_BYTES = 8
+_HEAD = struct.Struct(">Q")  # expiry, milliseconds since the epoch
+_DOMAIN = b"podwarden imdsv2 token v1\x00"
+
 
 class TokenCheck(enum.StrEnum):
     """Outcome of presenting a token on a GET."""
@@ -45,67 +63,79 @@ class TokenCheck(enum.StrEnum):
     OTHER_CLIENT = "other-client"
 
 
-@dataclass(frozen=True, slots=True)
-class _Grant:
-    client: str
-    expires_at: float
+class TokenSigner:
+    """Mints and checks tokens `mac(key, expiry | nonce | client) | expiry | nonce | client`."""
 
-
-class TokenStore:
-    """Random tokens bound to a client address and an expiry, at most `capacity` of them."""
-
-    def __init__(
-        self,
-        *,
-        capacity: int,
-        per_client: int = 64,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if capacity < 1 or per_client < 1:
-            raise ValueError(f"capacity and per_client must be >= 1, got {capacity}, {per_client}")
-        self._capacity = capacity
-        self._per_client = per_client
+    def __init__(self, *, key: bytes, clock: Callable[[], float] = time.time) -> None:
+        if len(key) < KEY_BYTES:
+            raise ValueError(f"the token key must have at least {KEY_BYTES} bytes")
+        self._key = key
         self._clock = clock
-        self._grants: dict[str, _Grant] = {}
-        self._by_client: dict[str, collections.deque[str]] = {}
-
-    def __len__(self) -> int:
-        return len(self._grants)
 
     def mint(self, *, client: str, ttl: int) -> str:
         """A fresh token for `client`, valid for `ttl` seconds."""
-        owned = self._by_client.setdefault(client, collections.deque())
-        while len(owned) >= self._per_client:
-            self._grants.pop(owned.popleft(), None)
-        if len(self._grants) >= self._capacity:
-            self._make_room()
-            owned = self._by_client.setdefault(client, collections.deque())
-        token = secrets.token_urlsafe(42)
-        self._grants[token] = _Grant(client=client, expires_at=self._clock() + ttl)
-        owned.append(token)
-        return token
+        expiry = int((self._clock() + ttl) * 1000)
+        payload = _HEAD.pack(expiry) + secrets.token_bytes(_NONCE_BYTES) + client.encode()
+        raw = self._mac(payload) + payload
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     def check(self, token: str, *, client: str) -> TokenCheck:
         """Whether `token` may be used by `client` right now."""
-        grant = self._grants.get(token)
-        if grant is None:
+        if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             return TokenCheck.UNKNOWN
-        if self._clock() >= grant.expires_at:
-            del self._grants[token]
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return TokenCheck.UNKNOWN
+        mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+        if len(payload) < _HEAD.size + _NONCE_BYTES:
+            return TokenCheck.UNKNOWN
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return TokenCheck.UNKNOWN
+        (expiry,) = _HEAD.unpack_from(payload)
+        if self._clock() * 1000 >= expiry:
             return TokenCheck.EXPIRED
-        if not secrets.compare_digest(grant.client, client):
+        owner = payload[_HEAD.size + _NONCE_BYTES :]
+        if not hmac.compare_digest(owner, client.encode()):
             return TokenCheck.OTHER_CLIENT
         return TokenCheck.VALID
 
-    def _make_room(self) -> None:
-        now = self._clock()
-        for token in [t for t, g in self._grants.items() if g.expires_at <= now]:
-            del self._grants[token]
-        while len(self._grants) >= self._capacity:
-            del self._grants[next(iter(self._grants))]  # dicts keep insertion order: oldest first
-        self._by_client = {}
-        for token, grant in self._grants.items():
-            self._by_client.setdefault(grant.client, collections.deque()).append(token)
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, _DOMAIN + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def node_key(path: Path | None) -> bytes:
+    """The token key: read from `path` (created with a random key, mode 0600, if missing).
+
+    Without a path the key is random and lives as long as the process. A key
+    file others may read, or one shorter than KEY_BYTES, is a ConfigError.
+    """
+    if path is None:
+        return secrets.token_bytes(KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"token-key-file: cannot create {path}: {exc.strerror}") from None
+    else:
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(KEY_BYTES))
+    try:
+        mode = path.stat().st_mode
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"token-key-file: cannot read {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"token-key-file: {path} is readable by others (mode {mode & 0o777:o}); "
+            "run chmod 600 on it"
+        )
+    if len(key) < KEY_BYTES:
+        raise ConfigError(
+            f"token-key-file: {path} holds {len(key)} bytes; a key needs at least {KEY_BYTES}"
+        )
+    return key
 
 
 def parse_ttl(values: list[str]) -> int | None:

@@ -1,7 +1,11 @@
 """The proxy's only network I/O towards the metadata service.
 
 One aiohttp ClientSession with a pooled keep-alive connector serves every
-forwarded request. Callers hand over the target and headers the policy
+ordinary forwarded request; GCE long-polls (wait_for_change, held upstream for
+minutes) go through a second session with its own pool, so however many a pod
+sends they never take a connection ordinary requests need (see `longpoll.py`).
+A caller that is cancelled (its client left) closes its upstream connection,
+which ends the upstream's wait too. Callers hand over the target and headers the policy
 rebuilt (never raw client bytes); nothing here adds X-Forwarded-For or any
 header of its own except, for AWS, the proxy's OWN IMDSv2 session token, which
 it obtains with a PUT and renews before it expires. A client's token is never
@@ -66,40 +70,51 @@ class Upstream:
             sock_read=settings.long_poll_timeout,
         )
         self._pool_size = settings.upstream_pool_size
+        self._long_poll_pool_size = settings.long_poll_pool_size
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
+        self._long_poll_session: aiohttp.ClientSession | None = None
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
         self.requests_sent = 0
 
     async def open(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._pool_size, keepalive_timeout=30.0, use_dns_cache=True
-        )
-        self._session = aiohttp.ClientSession(
+        self._session = self._pool(self._pool_size, self._timeout)
+        self._long_poll_session = self._pool(self._long_poll_pool_size, self._long_poll_timeout)
+
+    @staticmethod
+    def _pool(size: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=size, keepalive_timeout=30.0, use_dns_cache=True)
+        return aiohttp.ClientSession(
             connector=connector,
-            timeout=self._timeout,
+            timeout=timeout,
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
             trust_env=False,  # never route metadata traffic through an HTTP_PROXY
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._long_poll_session):
+            if session is not None:
+                await session.close()
+        self._session = self._long_poll_session = None
 
     async def fetch(
-        self, *, method: str, target: str, headers: tuple[tuple[str, str], ...]
+        self,
+        *,
+        method: str,
+        target: str,
+        headers: tuple[tuple[str, str], ...],
+        long_poll: bool = False,
     ) -> UpstreamResponse:
-        """Send one rebuilt request and read the whole answer."""
+        """Send one rebuilt request and read the whole answer (`long_poll`: its own pool)."""
         sent = list(headers)
         if self._provider is ProviderName.AWS:
             token = await self._aws_token()
             if token is not None:
                 sent.append(("X-aws-ec2-metadata-token", token))
-        response = await self._send(method, target, sent, long_poll=_is_long_poll(target))
+        response = await self._send(method, target, sent, long_poll=long_poll)
         if response.status == 401 and self._provider is ProviderName.AWS and self._token:
             # The upstream forgot our token (restart, clock jump): renew once and retry.
             self._token_renew_at = 0.0
@@ -113,17 +128,17 @@ class Upstream:
     async def _send(
         self, method: str, target: str, headers: list[tuple[str, str]], *, long_poll: bool
     ) -> UpstreamResponse:
-        if self._session is None:
+        session = self._long_poll_session if long_poll else self._session
+        if session is None:
             raise UpstreamError("closed", "the upstream connection pool is closed")
         self.requests_sent += 1
         try:
-            async with self._session.request(
+            async with session.request(
                 method,
                 # `target` was encoded by the policy; send it byte for byte.
                 yarl.URL(self._base + target, encoded=True),
                 headers=headers,
                 allow_redirects=False,
-                timeout=self._long_poll_timeout if long_poll else self._timeout,
             ) as response:
                 body = await response.read()
                 kept = tuple(
@@ -168,8 +183,3 @@ class Upstream:
                 self._token = None
                 self._token_renew_at = self._clock() + _TOKEN_RETRY_AFTER
             return self._token
-
-
-def _is_long_poll(target: str) -> bool:
-    """GCE's wait_for_change holds the answer until a value changes (minutes)."""
-    return "wait_for_change=true" in target.lower()

@@ -33,7 +33,9 @@ class Step:
     """One HTTP request of a check.
 
     `saves_token`: the answer is a session token for later steps;
-    `sends_token`: the header that carries the saved token.
+    `sends_token`: the header that carries the saved token;
+    `reads_each`: the answer is a directory listing, and each entry is read too
+    (GCE attributes: which of them does the server hand out?).
     """
 
     method: str
@@ -41,6 +43,7 @@ class Step:
     headers: tuple[tuple[str, str], ...] = ()
     saves_token: bool = False
     sends_token: str | None = None
+    reads_each: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def _imds_leaf(path: str, *, v2: bool) -> tuple[Step, ...]:
 _ROLE_BASE = "/latest/meta-data/iam/security-credentials/"
 _EC2_IDENTITY = "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance"
 _GCE_SA = "/computeMetadata/v1/instance/service-accounts/default"
+_GCE_ATTRIBUTES = "/computeMetadata/v1/{scope}/attributes/"
 _AZURE_TOKEN = (
     "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/"
 )
@@ -191,6 +195,33 @@ def _gce() -> list[Check]:
             (Step("GET", "/computeMetadata/v1/instance/?recursive=true&alt=json", _GOOGLE),),
             Exposure.KUBE_ENV,
             Reading.GCE_TREE,
+        ),
+        *(
+            Check(  # every attribute served beyond GKE's cluster-name/-location/-uid
+                f"gce-{scope}-attributes",
+                "gce",
+                IMDS_V4,
+                80,
+                (Step("GET", _GCE_ATTRIBUTES.format(scope=scope), _GOOGLE, reads_each=True),),
+                Exposure.ATTRIBUTES,
+                Reading.GCE_ATTRIBUTES,
+            )
+            for scope in ("instance", "project")
+        ),
+        Check(
+            "gce-recursive-attributes",
+            "gce",
+            IMDS_V4,
+            80,
+            (
+                Step(
+                    "GET",
+                    _GCE_ATTRIBUTES.format(scope="instance") + "?recursive=true&alt=json",
+                    _GOOGLE,
+                ),
+            ),
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTE_TREE,
         ),
         Check(
             "gce-node-sa-token",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from podwarden.metadata.providers.gce_attributes import GKE_ATTRIBUTES
+
 
 class Exposure(StrEnum):
     """A kind of secret a pod could read."""
@@ -24,6 +26,7 @@ class Exposure(StrEnum):
     USER_DATA = "user-data"
     IDENTITY_TOKEN = "identity token"
     BOOTSTRAP_TOKEN = "bootstrap token"
+    ATTRIBUTES = "attributes"  # GCE instance/project attributes beyond GKE's cluster facts
 
 
 class Severity(StrEnum):
@@ -47,6 +50,7 @@ SEVERITY_OF: dict[Exposure, Severity] = {
     Exposure.BOOTSTRAP_TOKEN: Severity.CRITICAL,
     Exposure.IDENTITY_TOKEN: Severity.HIGH,
     Exposure.USER_DATA: Severity.HIGH,
+    Exposure.ATTRIBUTES: Severity.HIGH,
 }
 
 # Keys whose non-empty value in a JSON answer is a usable credential.
@@ -54,6 +58,7 @@ _CREDENTIAL_KEYS = ("SecretAccessKey", "AccessKeySecret", "access_token", "Token
 _DETAIL_MAX = 72
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TITLE = re.compile(r"<title>([^<]*)</title>", re.IGNORECASE)
+_NAMES_SHOWN = 6
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,14 @@ class Observation:
     """What one check saw: a final HTTP answer, or why there was none.
 
     `status` is None when no HTTP answer came (`error` then says why:
-    "connection refused", "timed out", ...). `body` is the answer's first bytes.
+    "connection refused", "timed out", ...). `body` is the answer's first bytes;
+    `served` the entries of a listing that were answered with content too.
     """
 
     status: int | None
     body: bytes = b""
     error: str | None = None
+    served: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class Reading(StrEnum):
     INSTANCE_DOCUMENT = "instance-document"  # Azure's document: userData/customData inside
     VM_SETTINGS = "vm-settings"  # WireServer host plugin: extension settings
     GCE_TREE = "gce-tree"  # GCE recursive JSON: attributes.kube-env inside
+    GCE_ATTRIBUTES = "gce-attributes"  # a listing whose entries were read: which answered
+    GCE_ATTRIBUTE_TREE = "gce-attribute-tree"  # attributes/?recursive=true: the keys with values
 
 
 def exposures(reading: Reading, looks_for: Exposure, obs: Observation) -> tuple[Exposure, ...]:
@@ -116,6 +125,8 @@ def exposures(reading: Reading, looks_for: Exposure, obs: Observation) -> tuple[
         readable = _document_has_user_data(obs.body)
     elif reading is Reading.GCE_TREE:
         readable = _tree_has_kube_env(obs.body)
+    elif reading in (Reading.GCE_ATTRIBUTES, Reading.GCE_ATTRIBUTE_TREE):
+        readable = bool(served_attributes(reading, obs))
     elif reading is Reading.VM_SETTINGS:
         text = obs.body.decode("utf-8", "replace")
         readable = any(m in text for m in ("extensionGoalStates", "protectedSettings"))
@@ -145,6 +156,23 @@ def _document_has_user_data(body: bytes) -> bool:
     if not isinstance(compute, dict):
         return False
     return any(isinstance(compute.get(k), str) and compute[k] for k in ("userData", "customData"))
+
+
+def served_attributes(reading: Reading, obs: Observation) -> tuple[str, ...]:
+    """GCE attributes the answer shows served, beyond GKE's own (cluster-name, ...)."""
+    if reading is Reading.GCE_ATTRIBUTES:
+        names: list[str] = list(obs.served)
+    elif reading is Reading.GCE_ATTRIBUTE_TREE:
+        try:
+            data = json.loads(obs.body)
+        except ValueError:
+            return ()
+        if not isinstance(data, dict):
+            return ()
+        names = [k for k, v in data.items() if isinstance(v, str) and v.strip()]
+    else:
+        return ()
+    return tuple(sorted(name for name in set(names) if name not in GKE_ATTRIBUTES))
 
 
 def _tree_has_kube_env(body: bytes) -> bool:
@@ -186,16 +214,21 @@ def classify(
         status=obs.status,
         exposed=found,
         severity=severity,
-        detail=describe(obs, found),
+        detail=describe(obs, found, names=served_attributes(reading, obs)),
     )
 
 
-def describe(obs: Observation, found: tuple[Exposure, ...]) -> str:
-    """A one-line result that never quotes a successful answer (it may be a secret)."""
+def describe(obs: Observation, found: tuple[Exposure, ...], *, names: tuple[str, ...] = ()) -> str:
+    """A one-line result that never quotes a successful answer (it may be a secret).
+
+    `names` (served attribute names, never their values) are listed after the kinds.
+    """
     if obs.status is None:
         return obs.error or "no answer"
     if found:
-        return f"HTTP {obs.status}: " + ", ".join(e.value for e in found) + " readable"
+        shown = ", ".join(names[:_NAMES_SHOWN]) + (", …" if len(names) > _NAMES_SHOWN else "")
+        listed = f" ({shown})" if names else ""
+        return f"HTTP {obs.status}: " + ", ".join(e.value for e in found) + " readable" + listed
     if obs.status < 400:
         return f"HTTP {obs.status}: nothing secret"
     return f"HTTP {obs.status}: {refusal_text(obs.body)}".rstrip(": ")

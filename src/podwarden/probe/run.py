@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -24,6 +25,8 @@ from podwarden.probe.checks import PREVIOUS, Check
 from podwarden.probe.findings import Finding, Observation
 
 BODY_LIMIT = 64 * 1024
+MAX_ENTRIES = 32  # entries of a listing read one by one (`Step.reads_each`)
+_ENTRY = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 Resolve = Callable[[str, int], tuple[str, int]]
 """Maps a check's (host, port) to where to connect; tests point it at loopback."""
@@ -116,12 +119,30 @@ async def _walk(session: aiohttp.ClientSession, check: Check, resolve: Resolve) 
         )
         if obs.status is None or not 200 <= obs.status < 300:
             return obs
+        if step.reads_each:
+            obs = await _read_entries(session, obs, url=f"http://{netloc}{path}", headers=headers)
         text = obs.body.decode("utf-8", "replace").strip()
         if step.saves_token:
             token = text
         lines = text.splitlines()
         previous = lines[0].strip() if lines else ""
     return obs
+
+
+async def _read_entries(
+    session: aiohttp.ClientSession, listing: Observation, *, url: str, headers: dict[str, str]
+) -> Observation:
+    """The listing, with the entries that answered 200 and a non-empty body as `served`."""
+    lines = listing.body.decode("utf-8", "replace").splitlines()
+    names = [line for line in lines if _ENTRY.fullmatch(line)][:MAX_ENTRIES]
+
+    async def served(name: str) -> bool:
+        obs = await _fetch(session, "GET", yarl.URL(url + name, encoded=True), headers)
+        return obs.status == 200 and bool(obs.body.strip())
+
+    answered = await asyncio.gather(*(served(name) for name in names))
+    found = tuple(name for name, ok in zip(names, answered, strict=True) if ok)
+    return Observation(status=listing.status, body=listing.body, served=found)
 
 
 async def _fetch(

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import gc
 import signal
-import subprocess
 from pathlib import Path
 
 import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.webhooks import certs, server, settings, workers
+from podwarden.webhooks import certs, server, settings
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -25,13 +24,11 @@ def _split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _serve(
-    *, children_argv: list[str], extra_workers: int, child: bool, **options: object
-) -> None:
-    """Serve until SIGINT/SIGTERM (or, in a child, until the first process's pipe closes).
+async def _serve(**options: object) -> None:
+    """Serve until SIGINT/SIGTERM.
 
-    `extra_workers` more processes, started with `children_argv` (the flags without
-    --listen), serve the port this one bound.
+    One process: the webhook scales by replicas of its Deployment, as Kubernetes
+    intends (there is no `--workers`; see README, "Why one process").
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -39,18 +36,11 @@ async def _serve(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     running = await server.start(**options)  # type: ignore[arg-type]
-    children: list[subprocess.Popen[bytes]] = []
-    if child:
-        workers.watch_parent(stop)
-    elif extra_workers:
-        listen = running.url.removeprefix("https://")
-        children = workers.spawn([*children_argv, "--listen", listen], count=extra_workers)
     _freeze_startup_objects()
     click.echo(f"podwarden webhook serving at {running.url}", err=True)
     try:
         await stop.wait()
     finally:
-        await workers.stop(children)
         await running.stop()
 
 
@@ -92,15 +82,6 @@ def _install_uvloop() -> None:
 @click.option(
     "--poll-interval", default=1.0, show_default=True, help="Seconds between file checks."
 )
-@click.option(
-    "--workers",
-    "worker_count",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Processes serving the port (SO_REUSEPORT); the kernel spreads connections.",
-)
-@click.option(workers.CHILD_FLAG, "worker_child", is_flag=True, hidden=True)
 @click.pass_context
 def webhook(
     ctx: click.Context,
@@ -112,8 +93,6 @@ def webhook(
     cluster_file: Path | None,
     config_file: Path | None,
     poll_interval: float,
-    worker_count: int,
-    worker_child: bool,
 ) -> None:
     """Pod security admission webhook (PSP-compatible policies and Pod Security Standards)."""
     if ctx.invoked_subcommand is not None:
@@ -131,22 +110,10 @@ def webhook(
     host, port = _split_listen(listen)
     logs.configure()
     _install_uvloop()
-    children_argv = [
-        *(("--tls-cert", str(tls_cert), "--tls-key", str(tls_key))),
-        *(("--kubeconfig", str(kubeconfig)) if kubeconfig else ()),
-        *(("--in-cluster",) if in_cluster else ()),
-        *(("--cluster-file", str(cluster_file)) if cluster_file else ()),
-        *(("--config", str(config_file)) if config_file else ()),
-        *(("--poll-interval", str(poll_interval))),
-    ]
     try:
         parsed = settings.load(config_file)
         asyncio.run(
             _serve(
-                children_argv=children_argv,
-                extra_workers=0 if worker_child else worker_count - 1,
-                child=worker_child,
-                reuse_port=worker_child or worker_count > 1,
                 host=host,
                 port=port,
                 tls_cert=tls_cert,

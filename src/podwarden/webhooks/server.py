@@ -61,12 +61,8 @@ async def start(
     poll_interval: float = 1.0,
     sync_timeout: float = 30.0,
     policy_probe_interval: float = 30.0,
-    reuse_port: bool = False,
 ) -> Running:
-    """Start serving; raises ConfigError for unusable flags or files.
-
-    `reuse_port` listens with SO_REUSEPORT, so that `--workers` processes share the port.
-    """
+    """Start serving; raises ConfigError for unusable flags or files."""
     if sum((kubeconfig is not None, cluster_file is not None, in_cluster)) != 1:
         raise ValueError("exactly one of kubeconfig, cluster_file and in_cluster is required")
     context = tls.ReloadingContext(tls_cert, tls_key)
@@ -114,9 +110,7 @@ async def start(
     )
     runner = web.AppRunner(app.build(webhook), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(
-        runner, host, port, ssl_context=context.context, backlog=1024, reuse_port=reuse_port
-    )
+    site = web.TCPSite(runner, host, port, ssl_context=context.context, backlog=1024)
     await site.start()
     port = port or int(runner.addresses[0][1])
     shown = f"[{host}]" if ":" in host else host

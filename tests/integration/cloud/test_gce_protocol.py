@@ -65,8 +65,9 @@ async def test_leaves_directories_and_redirects(emulator, http):
     status, _, listing = await _get(http, url, f"{V1}/instance/")
     assert status == 200 and listing.endswith("\n")
     assert {"attributes/", "service-accounts/", "id", "zone"} <= set(listing.split())
-    status, headers, _ = await _get(http, url, f"{V1}/instance")
-    assert status == 301 and headers["Location"] == f"{V1}/instance/"
+    status, headers, body = await _get(http, url, f"{V1}/instance")
+    assert status == 301 and headers["Location"] == f"{url}{V1}/instance/"
+    assert body == f"{V1}/instance/\n"
     status, _, scopes = await _get(http, url, f"{V1}/instance/service-accounts/default/scopes")
     assert scopes.splitlines()[0] == "https://www.googleapis.com/auth/cloud-platform"
     for missing in ("/instance/nope", "/instance//id", "/instance/id/", "//instance/id"):
@@ -129,6 +130,59 @@ async def test_wait_for_change_times_out_with_the_same_value(emulator, http):
     )
     assert 0.9 <= time.monotonic() - start < 3
     assert body == "emulator-cluster" and after["ETag"] == headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "slash_form"),
+    [
+        ("/computeMetadata", "/computeMetadata/"),
+        (V1, V1 + "/"),
+        (V1 + "?recursive=true", V1 + "/?recursive=true"),
+    ],
+)
+async def test_the_roots_without_a_slash_are_301_to_the_slash_form(
+    emulator, http, asked, slash_form
+):
+    """As the server answers (quoted in googleapis/gax-dotnet#410): absolute, query kept."""
+    url = await emulator("gce")
+    status, headers, body = await _get(http, url, asked)
+    assert status == 301
+    assert headers["Location"] == url + slash_form
+    assert headers["Metadata-Flavor"] == "Google"
+    assert body == slash_form.partition("?")[0] + "\n"
+    async with http.get(url + asked, headers=FLAVOR) as followed:  # clients follow it
+        assert followed.status in (200, 403)  # the listing, or the recursive refusal on v1/
+
+
+async def test_wait_for_change_is_read_in_any_case(emulator, http):
+    url = await emulator("gce")
+    status, _, body = await _get(
+        http, url, f"{V1}/instance/attributes/cluster-name?wait_for_change=True&last_etag=0"
+    )
+    assert (status, body) == (200, "emulator-cluster")
+
+
+async def test_a_waiter_whose_client_leaves_stops_waiting(http):
+    app = server.build_app("gce")
+    port = free_port()
+    runner = await server.serve(app, [("127.0.0.1", port)])
+    metadata = server.handler(app, "gce")
+    assert isinstance(metadata, gce.Metadata)
+    try:
+        path = f"{V1}/instance/attributes/cluster-name?wait_for_change=true&timeout_sec=50"
+        waiter = asyncio.create_task(_get(http, f"http://127.0.0.1:{port}", path))
+        for _ in range(50):
+            if metadata.waiting == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert metadata.waiting == 1
+        waiter.cancel()  # the client closes its connection
+        deadline = time.monotonic() + 2
+        while metadata.waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert metadata.waiting == 0
+    finally:
+        await runner.cleanup()
 
 
 async def test_wait_for_change_wakes_when_the_value_changes(http):

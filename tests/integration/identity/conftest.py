@@ -37,6 +37,13 @@ READER = f"arn:aws:iam::{ACCOUNT}:role/reader"
 NOPERM = f"arn:aws:iam::{ACCOUNT}:role/no-list"
 OTHER = f"arn:aws:iam::{ACCOUNT}:role/other"
 NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/node-role"  # what an EC2 node's IMDS would serve
+# Roles for issue 9's role-value cases: a role a traversal would reach, one its
+# pattern permits, IAM's comma, a role under a path, and one the node may not assume.
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/admin"
+TEAM_X = f"arn:aws:iam::{ACCOUNT}:role/team-x"
+COMMA = f"arn:aws:iam::{ACCOUNT}:role/team-a,x"
+PATHED = f"arn:aws:iam::{ACCOUNT}:role/path/pathed"
+UNASSUMABLE = f"arn:aws:iam::{ACCOUNT}:role/untrusted"
 NODE_SESSION = "i-0emulator0000001"  # the node role's session name (EC2 uses the instance id)
 # AWS matches a trust principal `role/node-role` for every session of the role;
 # moto compares the exact caller ARN, so the session's ARN is listed as well.
@@ -86,7 +93,8 @@ def _seed(url: str) -> tuple[str, str]:
         UserName="node",
         PolicyName="assume",
         PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": UNASSUMABLE},
         ),
     )
     key = iam.create_access_key(UserName="node")["AccessKey"]
@@ -107,6 +115,9 @@ def _seed(url: str) -> tuple[str, str]:
                 {"Effect": "Allow", "Action": actions, "Resource": [bucket_arn, bucket_arn + "/*"]}
             ),
         )
+    for arn in (ADMIN, TEAM_X, COMMA, PATHED, UNASSUMABLE):
+        path, name = arn.split(":role", 1)[1].rsplit("/", 1)
+        iam.create_role(RoleName=name, Path=path + "/", AssumeRolePolicyDocument=TRUST)
     iam.create_role(RoleName="node-role", AssumeRolePolicyDocument=TRUST)
     iam.put_role_policy(
         RoleName="node-role",

@@ -114,7 +114,7 @@ def fake_sts(calls: list[str]):
 async def test_churn_with_address_reuse_and_delayed_events_serves_zero_wrong_credentials(stack):
     rng = random.Random(20261123)
     view = store.ClusterView()
-    permit = {keys.AWS_ALLOWED_ROLES: json.dumps(["*/r1", "*/r2"])}
+    permit = {keys.AWS_ALLOWED_ROLES: json.dumps(["r1", "r2"])}
     await view.apply(namespace("churn", permit))
     calls: list[str] = []
     running = await stack(ProviderName.AWS, view=view, aws_fetch=fake_sts(calls), address_wait=0.5)

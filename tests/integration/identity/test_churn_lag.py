@@ -85,7 +85,7 @@ async def cluster() -> AsyncIterator[Cluster]:
         {
             "metadata": {
                 "name": "churn",
-                "annotations": {keys.AWS_ALLOWED_ROLES: json.dumps(["*/r1", "*/r2"])},
+                "annotations": {keys.AWS_ALLOWED_ROLES: json.dumps(["r1", "r2"])},
             }
         },
     )

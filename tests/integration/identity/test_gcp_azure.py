@@ -268,3 +268,37 @@ async def test_azure_token_is_verified_before_it_is_forwarded(stack, monkeypatch
     with pytest.raises(ClientAuthenticationError):
         await azure_token(gone.proxy.port, monkeypatch)
     assert gone.identity.verifier.outcomes["mismatch"] >= 1
+
+
+def refusals(reason: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("podwarden_identity_token_refusals_total", {"reason": reason})
+    return value or 0.0
+
+
+async def test_distinct_scopes_cannot_make_the_node_mint_without_limit(stack, iam):
+    """Issue 9, finding 8: 100 distinct `?scopes=` values were 100 IAM calls."""
+    state, endpoint = iam
+    view = await view_with(
+        gcp_namespace(), pod("mypod", "127.0.0.1", annotations={keys.GCP_SERVICE_ACCOUNT: READER})
+    )
+    running = await stack(ProviderName.GCE, view=view, gcp_iam_endpoint=endpoint)
+    await running.identity.cache.idle()  # the prefetch of the default scopes
+    before_calls, before_refused = state.calls, refusals("scope-sets")
+    flavor = {"Metadata-Flavor": "Google"}
+    token = running.url + "/computeMetadata/v1/instance/service-accounts/default/token"
+    statuses = []
+    async with client_from("127.0.0.1") as client:
+        for index in range(100):
+            scope = f"https://www.googleapis.com/auth/scope-{index}"
+            statuses.append((await get(client, f"{token}?scopes={scope}", flavor))[0])
+        default = await get(client, token, flavor)  # the default set still works
+        again = await get(client, f"{token}?scopes=https://www.googleapis.com/auth/scope-0", flavor)
+    assert statuses[:8] == [200] * 8  # 8 sets per pod besides the default one
+    assert statuses[8:] == [429] * 92
+    assert state.calls - before_calls == 8
+    assert refusals("scope-sets") - before_refused == 92
+    assert default[0] == 200 and json.loads(default[1])["token_type"] == "Bearer"
+    assert again[0] == 200  # a set the pod already uses: served from the cache, no call
+    assert state.calls - before_calls == 8

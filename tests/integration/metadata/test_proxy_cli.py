@@ -180,3 +180,72 @@ async def test_connection_limits_from_the_command_line(emulator):
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 20)
+
+
+async def _start_aws_proxy(upstream: str, port: int, *extra: str) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        PODWARDEN,
+        "proxy",
+        "--provider",
+        "aws",
+        "--upstream",
+        upstream,
+        "--listen",
+        f"127.0.0.1:{port}",
+        *extra,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await wait_port(port)
+    return process
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def _get_with(token: str, port: int, *, source: str = "127.0.0.1") -> int:
+    connector = aiohttp.TCPConnector(local_addr=(source, 0), force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as fresh:  # a fresh connection each
+        headers = {"X-aws-ec2-metadata-token": token}
+        async with fresh.get(url(port, "/latest/meta-data/instance-id"), headers=headers) as resp:
+            return resp.status
+
+
+async def test_imdsv2_tokens_survive_a_restart_with_the_key_file(emulator, tmp_path):
+    """Issue 9, finding 5: tokens checked without per-process state (one key file per node)."""
+    upstream = await emulator(ProviderName.AWS)
+    key_file = tmp_path / "token.key"
+    port = free_port()
+    process = await _start_aws_proxy(upstream, port, "--token-key-file", str(key_file))
+    try:
+        async with aiohttp.ClientSession() as client:
+            ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "600"}
+            async with client.put(url(port, "/latest/api/token"), headers=ttl) as resp:
+                assert resp.status == 200
+                token = await resp.text()
+        statuses = [await _get_with(token, port) for _ in range(40)]
+        assert statuses == [200] * 40
+        await _stop(process)
+        process = await _start_aws_proxy(upstream, port, "--token-key-file", str(key_file))
+        assert await _get_with(token, port) == 200
+        assert await _get_with(token, port, source="127.0.0.2") == 401  # bound to its client
+        assert await _get_with(token[:-4] + "AAAA", port) == 401
+    finally:
+        await _stop(process)
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_the_workers_flag_is_gone():
+    code, output = await run_cli(
+        "--provider", "gce", "--upstream", "http://127.0.0.1:9", "--listen", "127.0.0.1:0",
+        "--workers", "4",
+    )  # fmt: skip
+    assert code == 2
+    assert "No such option '--workers'" in output

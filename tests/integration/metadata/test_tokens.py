@@ -1,15 +1,21 @@
-"""IMDSv2 session tokens issued by the proxy: binding, expiry, bounds, TTL parsing."""
+"""IMDSv2 session tokens issued by the proxy: binding, expiry, the key file, TTL parsing."""
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
-from podwarden.metadata.tokens import TokenCheck, TokenStore, parse_ttl
+from podwarden.config import ConfigError
+from podwarden.metadata.tokens import KEY_BYTES, TokenCheck, TokenSigner, node_key, parse_ttl
+
+KEY = b"k" * KEY_BYTES
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 50.0
+        self.now = 1_700_000_000.0
 
     def __call__(self) -> float:
         return self.now
@@ -17,38 +23,53 @@ class Clock:
 
 def test_token_is_valid_only_for_its_client_and_only_until_expiry():
     clock = Clock()
-    store = TokenStore(capacity=10, clock=clock)
-    token = store.mint(client="10.0.0.5", ttl=30)
+    signer = TokenSigner(key=KEY, clock=clock)
+    token = signer.mint(client="10.0.0.5", ttl=30)
     assert len(token) >= 40
-    assert store.check(token, client="10.0.0.5") is TokenCheck.VALID
-    assert store.check(token, client="10.0.0.6") is TokenCheck.OTHER_CLIENT
-    assert store.check("not-a-token", client="10.0.0.5") is TokenCheck.UNKNOWN
-    clock.now += 30
-    assert store.check(token, client="10.0.0.5") is TokenCheck.EXPIRED
-    assert store.check(token, client="10.0.0.5") is TokenCheck.UNKNOWN
+    assert signer.check(token, client="10.0.0.5") is TokenCheck.VALID
+    assert signer.check(token, client="10.0.0.6") is TokenCheck.OTHER_CLIENT
+    assert signer.check("not-a-token", client="10.0.0.5") is TokenCheck.UNKNOWN
+    clock.now += 29.9
+    assert signer.check(token, client="10.0.0.5") is TokenCheck.VALID
+    clock.now += 0.1
+    assert signer.check(token, client="10.0.0.5") is TokenCheck.EXPIRED
 
 
 def test_tokens_are_unique():
-    store = TokenStore(capacity=1000)
-    tokens = {store.mint(client="c", ttl=60) for _ in range(500)}
+    signer = TokenSigner(key=KEY)
+    tokens = {signer.mint(client="c", ttl=60) for _ in range(500)}
     assert len(tokens) == 500
 
 
-def test_store_is_bounded_dropping_expired_then_oldest():
-    clock = Clock()
-    store = TokenStore(capacity=3, clock=clock)
-    short = store.mint(client="c", ttl=1)
-    first = store.mint(client="c", ttl=100)
-    second = store.mint(client="c", ttl=100)
-    clock.now += 2
-    third = store.mint(client="c", ttl=100)  # evicts the expired one only
-    assert store.check(first, client="c") is TokenCheck.VALID
-    assert store.check(short, client="c") is TokenCheck.UNKNOWN
-    store.mint(client="c", ttl=100)  # full of live tokens: the oldest goes
-    assert len(store) == 3
-    assert store.check(first, client="c") is TokenCheck.UNKNOWN
-    assert store.check(second, client="c") is TokenCheck.VALID
-    assert store.check(third, client="c") is TokenCheck.VALID
+def test_a_token_from_another_key_or_altered_is_unknown():
+    token = TokenSigner(key=KEY).mint(client="10.0.0.5", ttl=60)
+    assert TokenSigner(key=b"o" * KEY_BYTES).check(token, client="10.0.0.5") is TokenCheck.UNKNOWN
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    assert TokenSigner(key=KEY).check(flipped, client="10.0.0.5") is TokenCheck.UNKNOWN
+    for junk in ("", "=" * 10, "é" * 10, "A" * 300, token + "AAAA"):
+        assert TokenSigner(key=KEY).check(junk, client="10.0.0.5") is TokenCheck.UNKNOWN
+
+
+def test_the_key_file_is_created_private_and_read_back(tmp_path):
+    path = tmp_path / "token.key"
+    first = node_key(path)
+    assert len(first) == KEY_BYTES
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert node_key(path) == first  # a restarted proxy reads the same key
+    assert node_key(None) != node_key(None)  # without a file: random per process
+
+
+def test_an_unsafe_or_short_key_file_is_refused(tmp_path):
+    loose = tmp_path / "loose.key"
+    loose.write_bytes(os.urandom(KEY_BYTES))
+    loose.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"readable by others \(mode 644\); run chmod 600"):
+        node_key(loose)
+    short = tmp_path / "short.key"
+    short.write_bytes(b"x" * 8)
+    short.chmod(0o600)
+    with pytest.raises(ConfigError, match="holds 8 bytes; a key needs at least 32"):
+        node_key(short)
 
 
 @pytest.mark.parametrize(
@@ -69,13 +90,3 @@ def test_store_is_bounded_dropping_expired_then_oldest():
 )
 def test_ttl_header_parsing(values, expected):
     assert parse_ttl(values) == expected
-
-
-def test_one_client_minting_in_a_loop_evicts_only_its_own_tokens():
-    store = TokenStore(capacity=100, per_client=3)
-    victim = store.mint(client="10.0.0.7", ttl=600)
-    mine = [store.mint(client="10.0.0.66", ttl=600) for _ in range(50)]
-    assert store.check(victim, client="10.0.0.7") is TokenCheck.VALID
-    assert [store.check(t, client="10.0.0.66") for t in mine[-3:]] == [TokenCheck.VALID] * 3
-    assert store.check(mine[0], client="10.0.0.66") is TokenCheck.UNKNOWN
-    assert len(store) == 4

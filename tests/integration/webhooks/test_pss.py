@@ -368,7 +368,7 @@ async def test_bad_namespace_labels_become_the_error_audit_annotation(
 
 
 async def test_tenant_identity_guard_through_the_webhook(start_webhook: Starter) -> None:
-    allowed_roles = {"iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'}
+    allowed_roles = {"iam.amazonaws.com/allowed-roles": '["arn:aws:iam::123456789012:role/app-*"]'}
     team = namespace("team")
     team["metadata"]["annotations"] = allowed_roles
     client = await start_webhook(cluster=[team, namespace("other")], config={"mode": "tenant"})
@@ -379,12 +379,12 @@ async def test_tenant_identity_guard_through_the_webhook(start_webhook: Starter)
         return pod
 
     ok = await client.post(
-        "/validate", review(with_role("arn:aws:iam::1:role/app-web"), namespace="team")
+        "/validate", review(with_role("arn:aws:iam::123456789012:role/app-web"), namespace="team")
     )
     assert ok["allowed"], ok
     for role, ns in (
-        ("arn:aws:iam::1:role/admin", "team"),
-        ("arn:aws:iam::1:role/app-web", "other"),
+        ("arn:aws:iam::123456789012:role/admin", "team"),
+        ("arn:aws:iam::123456789012:role/app-web", "other"),
     ):
         answer = await client.post("/validate", review(with_role(role), namespace=ns))
         assert not answer["allowed"], (role, ns)

@@ -119,7 +119,9 @@ def test_namespace_annotations(namespace, permitted):
 
 def test_a_role_that_is_not_an_arn_without_a_base_is_refused():
     found = assign.aws(pod({keys.AWS_ROLE: "reader"}), PERMIT_ALL, aws_settings())
-    assert found == assign.Refusal("InvalidIdentity", "role 'reader' is not a full role ARN")
+    assert found == assign.Refusal(
+        "InvalidIdentity", "role 'reader' is not a full role ARN and no base ARN is set"
+    )
 
 
 def test_session_names_are_valid_for_sts_and_distinct():

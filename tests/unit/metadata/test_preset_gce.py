@@ -27,6 +27,7 @@ ALLOWED = [
     (V1 + "/project/numeric-project-id", "gce.project-id", IMMUTABLE_TTL),
     (V1 + "/instance/network-interfaces/0/ip", "gce.instance", 0.0),
     (V1 + "/instance/attributes/", "gce.attributes", 0.0),
+    (V1 + "/instance/attributes/cluster-uid", "gce.attributes", 0.0),
     (V1 + "/instance/attributes/cluster-name", "gce.attributes", 0.0),
     (V1 + "/instance/attributes/cluster-location?alt=text", "gce.attributes", 0.0),
     (V1 + "/instance/service-accounts/", "gce.service-accounts", 0.0),
@@ -90,7 +91,6 @@ def test_secrets_are_concealed(firewalls, target, rule_id):
     [
         V1 + "/?recursive=true",
         V1 + "/instance/?recursive=true",
-        V1 + "/instance/attributes/?recursive=true",
         V1 + "/instance/service-accounts/?recursive=true",
         V1 + "/project/?recursive=false",
         V1 + "/instance/service-accounts/default?recursive=true",
@@ -205,3 +205,173 @@ def test_long_polls_are_never_cached(firewalls):
         firewalls[GCE], V1 + "/instance/zone?wait_for_change=true", headers=(FLAVOR,)
     )
     assert (decision.action, decision.cache_ttl) == (Action.ALLOW, 0.0)
+
+
+# Issue 9, finding 4: attributes are an allow-list (GKE's metadata server shows pods
+# cluster-name, cluster-location and cluster-uid), everything else is concealed.
+CONCEALED_ATTRIBUTES = [
+    "/instance/attributes/windows-startup-script-ps1",
+    "/instance/attributes/windows-startup-script-cmd",
+    "/instance/attributes/windows-startup-script-url",
+    "/instance/attributes/windows-shutdown-script-ps1",
+    "/instance/attributes/sysprep-specialize-script-ps1",
+    "/instance/attributes/sysprep-specialize-script-cmd",
+    "/instance/attributes/gce-container-declaration",
+    "/instance/attributes/kube-env",
+    "/instance/attributes/kube-labels",
+    "/instance/attributes/startup-script",
+    "/instance/attributes/ssh-keys",
+    "/instance/attributes/user-data",
+    "/instance/attributes/any-custom-key",
+    "/instance/attributes/cluster-name-and-more",
+    "/instance/attributes/cluster-name/x",
+    "/project/attributes/ssh-keys",
+    "/project/attributes/google-compute-default-region",
+    "/project/attributes/cluster-name",
+    "/instance/attributes/ssh-keys?wait_for_change=true",
+    "/instance/attributes/ssh-keys?alt=json",
+    "/instance/attributes/?alt=json",
+    "/instance/attributes/?recursive=true&alt=text",
+    "/instance/attributes/?recursive=false",
+]
+
+
+@pytest.mark.parametrize("path", CONCEALED_ATTRIBUTES)
+def test_attributes_outside_the_allow_list_are_concealed(firewalls, path):
+    _, decision = judge(firewalls[GCE], V1 + path, headers=(FLAVOR,))
+    assert (decision.action, decision.status, decision.body) == (Action.DENY, 403, CONCEALED)
+    assert decision.rule_id == "gce.concealed-attribute"
+
+
+@pytest.mark.parametrize("name", ["cluster-name", "cluster-location", "cluster-uid"])
+def test_the_gke_attributes_are_served(firewalls, name):
+    for query in ("", "?alt=text", "?wait_for_change=true&last_etag=x&timeout_sec=5"):
+        _, decision = judge(
+            firewalls[GCE], f"{V1}/instance/attributes/{name}{query}", headers=(FLAVOR,)
+        )
+        assert (decision.action, decision.rule_id) == (Action.ALLOW, "gce.attributes")
+        assert decision.transform is None
+
+
+def test_attribute_listings_show_only_the_allowed_names(firewalls):
+    upstream_listing = b"cluster-location\ncluster-name\ncluster-uid\nkube-env\nssh-keys\n"
+    upstream_tree = json.dumps(
+        {"cluster-name": "c", "kube-env": "SECRET", "windows-startup-script-ps1": "SECRET"}
+    ).encode()
+    for target, upstream, expected in (
+        (
+            "/instance/attributes/",
+            upstream_listing,
+            b"cluster-location\ncluster-name\ncluster-uid\n",
+        ),
+        (
+            "/instance/attributes/?alt=text",
+            upstream_listing,
+            b"cluster-location\ncluster-name\ncluster-uid\n",
+        ),
+        ("/instance/attributes/?recursive=true", upstream_tree, b'{"cluster-name":"c"}'),
+        ("/instance/attributes/?recursive=True&alt=json", upstream_tree, b'{"cluster-name":"c"}'),
+        ("/project/attributes/", b"ssh-keys\nregion\n", b""),
+        ("/project/attributes/?recursive=true", b'{"ssh-keys": "SECRET"}', b"{}"),
+    ):
+        _, decision = judge(firewalls[GCE], V1 + target, headers=(FLAVOR,))
+        assert (decision.action, decision.rule_id) == (Action.ALLOW, "gce.attributes"), target
+        assert decision.transform is not None
+        assert decision.transform(upstream) == expected, target
+        assert decision.transform(b"not json, not a name") in (b"{}", b"")
+
+
+def test_a_policy_file_extends_the_allow_lists_and_concealment_wins(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "allowedAttributes: [team-config, kube-env]\n"
+        "allowedProjectAttributes: [team-region]\n"
+        "concealedAttributes: [kube-env, cluster-uid]\n"
+    )
+    fw = firewall.build(GCE, policy_file=policy)
+    for path, allowed in (
+        ("/instance/attributes/team-config", True),
+        ("/instance/attributes/cluster-name", True),
+        ("/project/attributes/team-region", True),
+        ("/instance/attributes/kube-env", False),
+        ("/instance/attributes/cluster-uid", False),
+        ("/instance/attributes/team-region", False),
+        ("/project/attributes/team-config", False),
+    ):
+        _, decision = judge(fw, V1 + path, headers=(FLAVOR,))
+        assert (decision.action is Action.ALLOW) is allowed, path
+    _, decision = judge(fw, V1 + "/instance/attributes/?recursive=true", headers=(FLAVOR,))
+    assert decision.transform is not None
+    tree = json.dumps({"team-config": 1, "kube-env": 2, "cluster-uid": 3, "cluster-name": 4})
+    assert json.loads(decision.transform(tree.encode())) == {"team-config": 1, "cluster-name": 4}
+
+
+# Issue 9, finding 12: directories without their slash get the server's 301.
+@pytest.mark.parametrize(
+    ("target", "host", "location"),
+    [
+        (
+            "/computeMetadata",
+            "metadata.google.internal",
+            "http://metadata.google.internal/computeMetadata/",
+        ),
+        (V1, "169.254.169.254", f"http://169.254.169.254{V1}/"),
+        (V1 + "?recursive=true", "169.254.169.254", f"http://169.254.169.254{V1}/?recursive=true"),
+        (
+            V1 + "/instance",
+            "metadata.google.internal.",
+            f"http://metadata.google.internal.{V1}/instance/",
+        ),
+        (
+            V1 + "/instance/attributes",
+            "127.0.0.1:8080",
+            f"http://127.0.0.1:8080{V1}/instance/attributes/",
+        ),
+        (V1, None, f"{V1}/"),  # no Host (HTTP/1.0): a relative Location
+        (V1, "evil host/x", f"{V1}/"),  # not an authority: never echoed
+    ],
+)
+def test_directories_without_their_slash_are_redirected(firewalls, target, host, location):
+    headers = (FLAVOR,) if host is None else (FLAVOR, ("Host", host))
+    _, decision = judge(firewalls[GCE], target, headers=headers)
+    assert (decision.action, decision.rule_id, decision.status) == (
+        Action.DENY,
+        "gce.directory",
+        301,
+    )
+    assert decision.response_headers == (("Location", location),)
+    assert decision.body == (target.partition("?")[0] + "/\n").encode()
+
+
+def test_the_redirect_still_needs_the_flavor_header(firewalls):
+    _, decision = judge(firewalls[GCE], V1, headers=(("Host", "x"),))
+    assert (decision.rule_id, decision.status) == ("gce.flavor", 403)
+
+
+# Issue 9, finding 13: `recursive` (and `wait_for_change`) are read in any case.
+@pytest.mark.parametrize("spelling", ["true", "True", "TRUE", "tRuE"])
+def test_recursive_service_account_accepts_any_case(firewalls, spelling):
+    target = f"{V1}/instance/service-accounts/default/?recursive={spelling}"
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id) == (Action.ALLOW, "gce.service-account")
+    assert decision.upstream_target == f"{V1}/instance/service-accounts/default/?recursive=true"
+
+
+@pytest.mark.parametrize("spelling", ["True", "TRUE", "1", "yes"])
+def test_other_recursive_spellings_elsewhere_stay_refused(firewalls, spelling):
+    _, decision = judge(firewalls[GCE], f"{V1}/instance/?recursive={spelling}", headers=(FLAVOR,))
+    assert (decision.action, decision.rule_id) == (Action.DENY, "gce.recursive")
+
+
+@pytest.mark.parametrize(
+    ("value", "long_poll"),
+    [("true", True), ("TRUE", True), ("1", True), ("false", False), ("False", False)],
+)
+def test_wait_for_change_spellings_are_long_polls_unless_false(firewalls, value, long_poll):
+    target = f"{V1}/instance/maintenance-event?wait_for_change={value}"
+    _, decision = judge(firewalls[GCE], target, headers=(FLAVOR,))
+    assert (decision.action, decision.long_poll, decision.cache_ttl) == (
+        Action.ALLOW,
+        long_poll,
+        0.0,
+    )

@@ -176,6 +176,14 @@ ERRORS = [
         "concealedAttributes: [kube-env]\n",
         "concealedAttributes: only applies to provider gce, not aws",
     ),
+    (
+        "allowedAttributes: [team-config]\n",
+        "allowedAttributes: only applies to provider gce, not aws",
+    ),
+    (
+        "allowedProjectAttributes: [team-region]\n",
+        "allowedProjectAttributes: only applies to provider gce, not aws",
+    ),
     ("rules: {id: x}\n", "rules: Input should be a valid list"),
     ("- just\n- a list\n", "(top level): Input should be a valid dictionary"),
 ]
@@ -195,9 +203,12 @@ def test_imdsv2_only_applies_to_aws(tmp_path):
         firewall.build(GCE, policy_file=path)
 
 
-def test_concealed_attribute_names_are_checked(tmp_path):
-    path = write(tmp_path, "concealedAttributes: ['kube-*']\n")
-    with pytest.raises(ConfigError, match=r"concealedAttributes.0: 'kube-\*' is not an attribute"):
+@pytest.mark.parametrize(
+    "key", ["concealedAttributes", "allowedAttributes", "allowedProjectAttributes"]
+)
+def test_attribute_names_are_checked(tmp_path, key):
+    path = write(tmp_path, f"{key}: [cluster-name, 'kube-*']\n")
+    with pytest.raises(ConfigError, match=rf"{key}.1: 'kube-\*' is not an attribute name"):
         firewall.build(GCE, policy_file=path)
 
 

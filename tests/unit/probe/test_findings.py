@@ -150,6 +150,42 @@ def classify(looks_for, reading, obs, reachable_severity=Severity.INFO):
             Severity.INFO,
         ),
         (Exposure.KUBE_ENV, Reading.GCE_TREE, Observation(200, b"id\nzone\n"), (), Severity.INFO),
+        # GCE attributes: whatever is served beyond GKE's cluster-name/-location/-uid
+        (
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTES,
+            Observation(200, b"cluster-name\nssh-keys\n", served=("cluster-name", "ssh-keys")),
+            (Exposure.ATTRIBUTES,),
+            Severity.HIGH,
+        ),
+        (
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTES,
+            Observation(200, b"cluster-name\nssh-keys\n", served=("cluster-name",)),
+            (),
+            Severity.INFO,
+        ),
+        (
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTE_TREE,
+            Observation(200, b'{"cluster-uid": "u", "startup-script": "#!/bin/sh"}'),
+            (Exposure.ATTRIBUTES,),
+            Severity.HIGH,
+        ),
+        (
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTE_TREE,
+            Observation(200, b'{"cluster-uid": "u", "startup-script": ""}'),
+            (),
+            Severity.INFO,
+        ),
+        (
+            Exposure.ATTRIBUTES,
+            Reading.GCE_ATTRIBUTE_TREE,
+            Observation(200, b"[1]"),
+            (),
+            Severity.INFO,
+        ),
         # WireServer: the host plugin's extension settings, not the version list
         (
             Exposure.BOOTSTRAP_TOKEN,

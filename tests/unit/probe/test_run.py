@@ -67,6 +67,13 @@ async def test_an_open_node_exposes_every_secret_kind(emulator):
     assert by_id["gce-legacy-kube-env"].exposed == (Exposure.KUBE_ENV,)
     assert by_id["gce-legacy-0.1-kube-env"].exposed == (Exposure.KUBE_ENV,)
     assert by_id["gce-recursive-kube-env"].exposed == (Exposure.KUBE_ENV,)
+    for check in ("gce-instance-attributes", "gce-recursive-attributes"):
+        assert by_id[check].exposed == (Exposure.ATTRIBUTES,)
+        assert by_id[check].detail.startswith("HTTP 200: attributes readable (")
+        assert "kube-env" in by_id[check].detail and "cluster-name" not in by_id[check].detail
+    assert (
+        by_id["gce-project-attributes"].detail == "HTTP 200: attributes readable (enable-oslogin)"
+    )
     assert by_id["aws-imds-dated-node-credentials"].exposed == (Exposure.CREDENTIALS,)
     assert by_id["azure-token-mixed-case"].exposed == (Exposure.CREDENTIALS,)
     assert by_id["gce-node-sa-token"].exposed == (Exposure.CREDENTIALS,)
@@ -203,3 +210,36 @@ def test_catalogue_covers_every_door_the_issue_names():
     ids = [c.id for c in checks.catalogue()]
     assert len(ids) == len(set(ids))
     assert any(c.steps[0].method == "PUT" for c in checks.catalogue() if c.service == "aws")
+
+
+async def test_through_the_gce_proxy_only_gkes_attributes_are_served():
+    """Issue 9, finding 4: the probe reads every listed attribute; the proxy serves GKE's."""
+    from podwarden.lab.cloud.state import EmulatorState, GceState
+    from podwarden.metadata import proxy
+    from podwarden.metadata.model import ProviderName
+    from podwarden.metadata.settings import ProxySettings
+
+    gce = GceState()
+    gce.attributes["gce-container-declaration"] = "spec: {env: [{name: TOKEN, value: x}]}"
+    gce.attributes["windows-startup-script-ps1"] = "Write-Host x"
+    runner = await server.start("gce", "127.0.0.1", 0, state=EmulatorState(gce=gce))
+    upstream_port = int(runner.addresses[0][1])
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    running = await proxy.start(ProxySettings(provider=ProviderName.GCE, upstream_url=upstream))
+    try:
+        resolve: run.Resolve = lambda host, port: ("127.0.0.1", running.port)  # noqa: E731
+        gce_checks = [c for c in everything() if c.service == "gce"]
+        through = await run.probe_async(gce_checks, timeout=2.0, resolve=resolve)
+        by_id = {f.check: f for f in through.findings}
+        assert not through.exposed, [f.detail for f in through.findings if f.exposed]
+        assert by_id["gce-instance-attributes"].detail == "HTTP 200: nothing secret"
+        assert by_id["gce-recursive-attributes"].detail == "HTTP 200: nothing secret"
+        # The same node without the proxy: the probe names what it would hand out.
+        direct = await run.probe_async(
+            gce_checks, timeout=2.0, resolve=lambda host, port: ("127.0.0.1", upstream_port)
+        )
+        detail = {f.check: f.detail for f in direct.findings}["gce-instance-attributes"]
+        assert "gce-container-declaration" in detail and "windows-startup-script-ps1" in detail
+    finally:
+        await running.stop(drain_timeout=1.0)
+        await runner.cleanup()

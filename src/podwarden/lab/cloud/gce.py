@@ -6,13 +6,20 @@ answer carries `Metadata-Flavor: Google`; `/computeMetadata/v1/` needs the
 request header `Metadata-Flavor: Google` (or the historical
 `X-Google-Metadata-Request: True`) and refuses `X-Forwarded-For`, both with 403;
 `GET /` answers 200 without any header (google-auth pings it to detect GCE);
-a directory asked without its trailing slash is a 301 to it; leaves are
-`application/text`, JSON `application/json`; every answer has an `ETag`, and
-`?wait_for_change=true` holds the request until the value's ETag differs from
-`last_etag` (or the current one) or `timeout_sec` passes — bounded here by
-`MAX_WAIT_SECONDS`. The legacy `/0.1/meta-data/` and `/computeMetadata/v1beta1/`
-endpoints answer as the old server did, without the header: that is the hole
-GKE's metadata concealment closed, kept so the firewall can be shown closing it.
+a directory asked without its trailing slash, `/computeMetadata` and
+`/computeMetadata/v1` included, is a `301 Moved Permanently` whose Location is
+the absolute URL of the slash form on the Host the client asked for (query
+kept) and whose body is that path and a newline, as the server answers
+(observed answers quoted in salrashid123/gce_metadata_server#3 and
+googleapis/gax-dotnet#410); leaves are `application/text`, JSON
+`application/json`; every answer has an `ETag`, and `?wait_for_change=true`
+(any case) holds the request until the value's ETag differs from `last_etag`
+(at once when it already does; the current ETag when none is given) or
+`timeout_sec` passes — bounded here by `MAX_WAIT_SECONDS` — and a waiter whose
+client disconnects stops waiting (`waiting` counts the held ones). The legacy
+`/0.1/meta-data/` and `/computeMetadata/v1beta1/` endpoints answer as the old
+server did, without the header: that is the hole GKE's metadata concealment
+closed, kept so the firewall can be shown closing it.
 """
 
 from __future__ import annotations
@@ -71,6 +78,13 @@ def not_found(path: str) -> web.Response:
     return respond(404, _NOT_FOUND_PAGE.format(path=path), "text/html; charset=UTF-8")
 
 
+def moved(request: web.Request, path: str) -> web.Response:
+    """The server's 301 for a directory asked without its slash: `path` is the slash form."""
+    query = f"?{request.query_string}" if request.query_string else ""
+    location = f"http://{request.host}{path}{query}"
+    return respond(301, path + "\n", "text/html", Location=location)
+
+
 def etag_of(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
@@ -86,6 +100,7 @@ class Metadata:
         self.gce = gce
         self._root = gce_tree.build(gce)
         self._changed = asyncio.Event()
+        self.waiting = 0  # wait_for_change requests held right now
 
     def set_attribute(self, key: str, value: str | None, *, project: bool = False) -> None:
         """Change (or with None, delete) an attribute and wake `wait_for_change` waiters."""
@@ -102,12 +117,16 @@ class Metadata:
         path = request.path
         if path == "/":
             return respond(200, "0.1/\ncomputeMetadata/\n", "application/text")
-        if path.startswith(V1) or path in ("/computeMetadata/", "/computeMetadata/v1"):
+        if path.startswith(V1) or path in (
+            "/computeMetadata",
+            "/computeMetadata/",
+            "/computeMetadata/v1",
+        ):
             refusal = self._refusal(request)
             if refusal is not None:
                 return refusal
             if not path.startswith(V1):
-                return self._above_v1(path)
+                return self._above_v1(request, path)
             return await self._serve_tree(request, path[len(V1) :])
         if self.gce.legacy_endpoints and path.startswith(V1BETA1):
             return await self._serve_tree(request, path[len(V1BETA1) :])
@@ -124,9 +143,9 @@ class Metadata:
             return forbidden(request.path, "Missing Metadata-Flavor:Google header.")
         return None
 
-    def _above_v1(self, path: str) -> web.Response:
-        if path == "/computeMetadata/v1":
-            return respond(301, "", "text/html", Location=V1)
+    def _above_v1(self, request: web.Request, path: str) -> web.Response:
+        if not path.endswith("/"):
+            return moved(request, path + "/")
         versions = "v1/\nv1beta1/\n" if self.gce.legacy_endpoints else "v1/\n"
         return respond(200, versions, "application/text")
 
@@ -148,7 +167,7 @@ class Metadata:
         if request.method == "POST":
             return respond(405, "Method Not Allowed", "text/plain")
         if isinstance(node, dict) and not is_dir_request and not recursive:
-            return respond(301, "", "text/html", Location=request.path + "/")
+            return moved(request, request.path + "/")
         if not isinstance(node, dict) and is_dir_request:
             return not_found(request.path)
         alt = query.get("alt")
@@ -167,6 +186,21 @@ class Metadata:
             if not raw_timeout.isdigit():
                 return respond(400, "Invalid timeout_sec parameter.", "text/plain")
             timeout = min(float(raw_timeout), MAX_WAIT_SECONDS)
+        self.waiting += 1
+        try:
+            return await self._wait_for(parts, last, timeout, recursive=recursive, alt=alt)
+        finally:
+            self.waiting -= 1
+
+    async def _wait_for(
+        self,
+        parts: list[str],
+        last: str | None,
+        timeout: float,
+        *,
+        recursive: bool,
+        alt: str | None,
+    ) -> web.Response:
         deadline = time.monotonic() + timeout
         while True:
             node = gce_tree.lookup(self._root, parts)

@@ -138,7 +138,9 @@ async def start(
 
 async def serve(app: web.Application, addresses: list[tuple[str, int]]) -> web.AppRunner:
     """Serve one app on several addresses (the lab's metadata IPs, or loopback ports)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handler_cancellation: a client that disconnects ends its handler, as it ends a held
+    # wait_for_change on the real metadata server (aiohttp's default lets it run on).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
     try:
         for host, port in addresses:

@@ -4,9 +4,12 @@ AWS IMDS: credentials JSON with Code, LastUpdated, Type "AWS-HMAC",
 AccessKeyId, SecretAccessKey, Token and Expiration as `%Y-%m-%dT%H:%M:%SZ`
 (botocore requires the four key fields plus Expiration); `iam/info` with
 Code, LastUpdated, InstanceProfileArn and InstanceProfileId; errors as IMDS's
-XHTML pages. The failure body for a role that cannot be assumed follows the
-instance-profile error shape (Code + Message, no keys), so SDKs find no
-credentials and retry later. Container credentials (the
+XHTML pages. A role that cannot be assumed gets IMDS's own document for an
+instance profile whose role EC2 cannot assume: HTTP 200 with Code
+`AssumeRoleUnauthorizedAccess`, a Message and LastUpdated, no keys (botocore
+reads a 200 with Code and Message as "no credentials"); a source that could
+not be asked gets the same shape with its short code. Neither carries the
+source's own message: STS's names the node's IAM principal. Container credentials (the
 AWS_CONTAINER_CREDENTIALS_FULL_URI protocol): AccessKeyId, SecretAccessKey,
 Token, Expiration (ISO 8601) and RoleArn. GCE: the token JSON
 (access_token, expires_in, token_type) and the service-account directory.
@@ -67,10 +70,17 @@ def imds_credentials(creds: AwsCredentials) -> str:
     )
 
 
-def imds_failure(code: str, message: str) -> str:
-    """What a pod reads when its role cannot be assumed right now."""
+UNASSUMABLE = "AssumeRoleUnauthorizedAccess"
+
+
+def imds_failure(role: AwsRole, *, code: str, refused: bool) -> str:
+    """What a pod reads when its role cannot be assumed (refused) or not right now."""
+    if refused:
+        code, message = UNASSUMABLE, f"The role {role.name} cannot be assumed for this pod."
+    else:
+        message = f"Credentials for the role {role.name} are unavailable; try again later."
     return json.dumps(
-        {"Code": code, "Message": message[:300], "LastUpdated": _stamp(time.time())}, indent=2
+        {"Code": code, "Message": message, "LastUpdated": _stamp(time.time())}, indent=2
     )
 
 

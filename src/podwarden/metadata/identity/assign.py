@@ -18,12 +18,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from podwarden.api import keys, rolepolicy
+from podwarden.api import iamroles, keys, rolepolicy
 from podwarden.kube.objects import Pod
 from podwarden.metadata.identity.settings import IdentitySettings
 
 MAX_SESSION_NAME = 64
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$")
 _SESSION_BAD = re.compile(r"[^\w+=,.@-]", re.ASCII)
 _TAG_BAD = re.compile(r"[^\w .:/=+@-]", re.ASCII)
 GCP_EMAIL = re.compile(r"^[a-z0-9][a-z0-9-]{4,61}[a-z0-9]@[a-z0-9.-]+\.gserviceaccount\.com$")
@@ -108,13 +107,10 @@ def session_tags(pod: Pod) -> tuple[tuple[str, str], ...]:
 
 def role_arn(role: str, base_role_arn: str | None) -> str | None:
     """The role's full ARN (a name is joined to `base_role_arn`), or None when unusable."""
-    role = role.strip()
-    arn = (
-        role
-        if role.startswith("arn:")
-        else (base_role_arn + role.lstrip("/") if base_role_arn else "")
-    )
-    return arn if ROLE_ARN.match(arn) else None
+    try:
+        return iamroles.resolve(role, base_role_arn).arn
+    except iamroles.RoleValueError:
+        return None
 
 
 def _permitted(
@@ -143,10 +139,10 @@ def aws(
     wanted = annotations.get(keys.AWS_ROLE) or settings.default_role
     if wanted is None or not wanted.strip():
         return None
-    arn = role_arn(wanted, settings.base_role_arn)
-    if arn is None:
-        how = "a full role ARN" if settings.base_role_arn is None else "a role name or ARN"
-        return Refusal("InvalidIdentity", f"role {wanted!r} is not {how}")
+    try:
+        arn = iamroles.resolve(wanted, settings.base_role_arn).arn
+    except iamroles.RoleValueError as exc:
+        return Refusal("InvalidIdentity", str(exc))
     refused = _permitted("aws", wanted.strip(), namespace, settings)
     if refused is not None:
         return refused

@@ -5,7 +5,10 @@ shared config/credentials files, then the instance metadata service — with
 the metadata endpoint pinned to the proxy's own upstream, so the chain can
 only reach the metadata service the operator named (never a guessed address).
 The node's credentials are used to call STS and for nothing else: a pod is
-never given them, whatever fails.
+never given them, whatever fails. STS's error messages name the node's
+principal ("User: arn:aws:sts::…:assumed-role/node-role/i-… is not
+authorized…"): they are kept in `SourceError.message` for the log and the
+pod's Event, and never reach the pod.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from podwarden.metadata.identity.assign import AwsRole
 from podwarden.metadata.identity.cache import SourceError
+
+# STS answers these with a 4xx status, yet they say "not now", not "no".
+_NOT_NOW = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +97,12 @@ class StsSource:
             answer = await self._client.assume_role(**params)
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            code = str(error.get("Code") or "AssumeRoleFailed")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             raise SourceError(
-                str(error.get("Code") or "AssumeRoleFailed"),
+                code,
                 str(error.get("Message") or exc),
+                refused=400 <= int(status or 0) < 500 and code not in _NOT_NOW,
             ) from None
         except BotoCoreError as exc:  # no node credentials, endpoint unreachable, ...
             raise SourceError(type(exc).__name__, str(exc)) from None

@@ -31,12 +31,18 @@ _log = logs.get("metadata.identity.cache")
 
 
 class SourceError(Exception):
-    """A credential source failed; `code` is short and safe to show to the pod."""
+    """A credential source failed; `code` is short and safe to show to the pod.
 
-    def __init__(self, code: str, message: str) -> None:
+    `message` is the source's own words, for the log and the pod's Event only: STS
+    names the node's principal in it. `refused` is True when the source said no
+    (AccessDenied and the like), False when it could not be asked or answer.
+    """
+
+    def __init__(self, code: str, message: str, *, refused: bool = False) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.refused = refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import answers
 from podwarden.metadata.identity.assign import AwsRole, AzureClient, GcpAccount
 from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.budget import TokenBudget
 from podwarden.metadata.identity.cache import CredentialCache, SourceError
+from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey
 from podwarden.metadata.identity.resolver import Resolved, Resolver
 from podwarden.metadata.identity.tokens import container_token
@@ -82,10 +84,21 @@ class AwsHandlers:
         resolver: Resolver[AwsRole],
         cache: CredentialCache[AwsRole, AwsCredentials],
         container_secret: bytes | None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._resolver = resolver
         self._cache = cache
         self._secret = container_secret
+        self._recorder = recorder
+
+    def _failed(self, resolved: Resolved[AwsRole], exc: SourceError) -> None:
+        """The source's own words go to the log and the pod's Event, never to the pod."""
+        if self._recorder is not None and resolved.pod is not None and resolved.assignment:
+            self._recorder.refused(
+                resolved.pod,
+                reason="CredentialsUnavailable",
+                message=f"AssumeRole {resolved.assignment.arn} failed: {exc.code}: {exc.message}",
+            )
 
     def table(self) -> dict[str, Handler]:
         found: dict[str, Handler] = {"aws.credentials": self.imds}
@@ -123,9 +136,9 @@ class AwsHandlers:
                 ),
             )
         except SourceError as exc:
-            return answers.reply(
-                "identity.aws.failed", answers.imds_failure(exc.code, exc.message), status=500
-            )
+            self._failed(resolved, exc)
+            body = answers.imds_failure(role, code=exc.code, refused=exc.refused)
+            return answers.reply("identity.aws.failed", body, content_type=answers.TEXT)
         if served is None:
             return answers.imds_page("identity.aws.gone", 404)
         return answers.reply("identity.aws.credentials", answers.imds_credentials(served[1]))
@@ -155,7 +168,8 @@ class AwsHandlers:
                 ),
             )
         except SourceError as exc:
-            body = answers.container_error(exc.code, exc.message)
+            self._failed(resolved, exc)
+            body = answers.container_error(exc.code, "the role's credentials are unavailable")
             return answers.reply(
                 "identity.container.failed", body, status=500, content_type=json_type
             )
@@ -187,6 +201,13 @@ def _gce_missing(rule_id: str) -> Decision:
     )
 
 
+TOO_MANY = {
+    "scope-sets": "Too many distinct scope sets asked for by this pod; "
+    "reuse the scopes it already asked for.\n",
+    "rate": "Too many new tokens asked for by this pod; try again in a minute.\n",
+}
+
+
 class GceHandlers:
     """`instance/service-accounts/**` answered for the pod's own service account."""
 
@@ -197,11 +218,13 @@ class GceHandlers:
         cache: CredentialCache[GcpKey, AccessToken],
         scopes: tuple[str, ...],
         clock: Callable[[], float],
+        budget: TokenBudget | None = None,
     ) -> None:
         self._resolver = resolver
         self._cache = cache
         self._scopes = scopes
         self._clock = clock
+        self._budget = budget or TokenBudget()
 
     def table(self) -> dict[str, Handler]:
         return {"gce.service-accounts": self.accounts}
@@ -248,6 +271,18 @@ class GceHandlers:
             sorted(self._scopes)
         )
         name = req.path[len(GCE_ACCOUNTS) :].strip("/").partition("/")[0]
+        pod = (resolved.pod.uid or resolved.pod.key) if resolved.pod is not None else req.client
+        cached = self._cache.peek(GcpKey(account.email, scopes)) is not None
+        refused = self._budget.admit(
+            pod, scopes, cached=cached, default=scopes == tuple(sorted(self._scopes))
+        )
+        if refused is not None:
+            return answers.reply(
+                f"identity.gce.{refused}",
+                TOO_MANY[refused],
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
 
         async def fetch(found: GcpAccount) -> AccessToken:
             return await self._cache.get(GcpKey(found.email, scopes))

@@ -210,7 +210,10 @@ async def start(
             clock=clock,
         )
         table = handlers.AwsHandlers(
-            resolver=resolver, cache=aws_cache, container_secret=settings.container_token_secret
+            resolver=resolver,
+            cache=aws_cache,
+            container_secret=settings.container_token_secret,
+            recorder=recorder,
         ).table()
         identity = Identity(
             handlers=table,

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from podwarden.api import iamroles
 from podwarden.config import ConfigError
 from podwarden.metadata.model import ProviderName
 
@@ -23,7 +24,6 @@ MIN_SESSION = 20 * 60.0
 MAX_SESSION = 12 * 3600.0
 GCP_MAX_LIFETIME = 3600.0  # generateAccessToken's default ceiling
 DEFAULT_GCP_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
@@ -74,16 +74,10 @@ class IdentitySettings:
 
     def __post_init__(self) -> None:
         if self.base_role_arn is not None:
-            base = (
-                self.base_role_arn
-                if self.base_role_arn.endswith("/")
-                else (self.base_role_arn + "/")
-            )
-            if not ARN_PREFIX.match(base):
-                raise ConfigError(
-                    f"base-role-arn: {self.base_role_arn!r} is not a role ARN prefix "
-                    "(expected arn:aws:iam::<12-digit account>:role/)"
-                )
+            try:
+                base = iamroles.parse_base(self.base_role_arn)
+            except iamroles.RoleValueError as exc:
+                raise ConfigError(f"base-role-arn: {exc}") from None
             object.__setattr__(self, "base_role_arn", base)
         if not MIN_SESSION <= self.session_duration <= MAX_SESSION:
             raise ConfigError(

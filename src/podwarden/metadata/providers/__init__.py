@@ -27,7 +27,9 @@ class Options:
     """Settings a policy file may change for a provider's built-in behaviour."""
 
     imdsv2_required: bool = False  # AWS: token-less GETs get IMDS's 401
-    concealed_attributes: tuple[str, ...] = ()  # GCE: extra instance/attributes to conceal
+    concealed_attributes: tuple[str, ...] = ()  # GCE: attributes concealed even when allowed
+    allowed_attributes: tuple[str, ...] = ()  # GCE: instance attributes shown beyond GKE's
+    allowed_project_attributes: tuple[str, ...] = ()  # GCE: project attributes shown (none)
 
 
 ProtocolCheck = Callable[[CanonicalRequest, Options], Decision | None]
@@ -53,15 +55,17 @@ def allower(
     """The ALLOW decision: forward the rebuilt canonical target with only `forward_headers`."""
 
     def allow(req: CanonicalRequest, rule: Rule) -> Decision:
-        # A long-poll (GCE wait_for_change) is an answer about change: never cached.
-        waits = req.query_value("wait_for_change") is not None
+        # A long-poll (GCE wait_for_change) is an answer about change: never cached,
+        # and held upstream (any value but `false` counts: the server decides, not us).
+        waits = req.query_value("wait_for_change")
         return Decision(
             action=Action.ALLOW,
             rule_id=rule.id,
             upstream_target=encode_target(req.path, req.query),
             forward_headers=forward_headers,
-            cache_ttl=0.0 if waits else rule.cache_ttl,
+            cache_ttl=0.0 if waits is not None else rule.cache_ttl,
             transform=rule.transform,
+            long_poll=waits is not None and waits != "false",
         )
 
     return allow

@@ -11,20 +11,33 @@ Wording sources:
 - unknown paths: 404 as the server answers them (google-auth relies on 404,
   e.g. for `universe/universe-domain`, meaning "use the default").
 
-Beyond GKE concealment, the node service account's token is concealed too
-(handler "gce.token" is reserved for the pod-identity work), and `recursive`
-is only honoured under `service-accounts/<sa>/`, whose answer is cut down to
-email, aliases and scopes.
+Beyond GKE concealment, the node service account's token is concealed too,
+attributes are allow-listed (`gce_attributes.py`), and `recursive` is only
+honoured under `service-accounts/<sa>/` (cut down to email, aliases and
+scopes) and `attributes/` (cut down to the allowed attributes); `recursive`
+and `wait_for_change` are read in any case, as the server reads them.
+Directories asked without their trailing slash (`/computeMetadata`,
+`/computeMetadata/v1`, ...) get the server's own `301` to the slash form:
+Location is the absolute URL on the Host the client asked for (query kept),
+the body that path and a newline (observed answers quoted in
+salrashid123/gce_metadata_server#3 and googleapis/gax-dotnet#410), and
+clients follow it.
 """
 
 from __future__ import annotations
 
-import json
+import re
 
-from podwarden.metadata.model import CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
 from podwarden.metadata.policy import ANY_VALUE, Responses, Rule, RuleAction
 from podwarden.metadata.providers import IMMUTABLE_TTL, Options, Profile, allower, refusal
-from podwarden.metadata.request import Syntax
+from podwarden.metadata.providers.gce_attributes import (
+    GKE_ATTRIBUTES,
+    json_subset,
+    listing_filter,
+    recursive_filter,
+)
+from podwarden.metadata.request import Syntax, encode_target
 
 FLAVOR = ("Metadata-Flavor", "Google")
 ROOT = "/computeMetadata/v1"
@@ -35,15 +48,20 @@ CONCEALED_RECURSIVE = "This metadata endpoint is concealed for ?recursive calls.
 FORWARDED = "Calls with X-Forwarded-For header are not allowed by the metadata proxy.\n"
 LEGACY = "This metadata API is not allowed by the metadata proxy.\n"
 NOT_FOUND = "The requested URL was not found on this server.\n"
-# Attributes that carry credentials or scripts on GKE and GCE nodes.
-DEFAULT_CONCEALED_ATTRIBUTES = (
-    "kube-env",
-    "user-data",
-    "startup-script",
-    "shutdown-script",
-    "windows-startup-script-ps1",
-    "sysprep-specialize-script-ps1",
+# Directories the proxy redirects to their slash form itself, as the server does.
+DIRECTORIES = frozenset(
+    {
+        "/computeMetadata",
+        ROOT,
+        ROOT + "/instance",
+        ROOT + "/project",
+        ROOT + "/instance/attributes",
+        ROOT + "/project/attributes",
+        ROOT + "/instance/service-accounts",
+    }
 )
+BOOLEAN_QUERY_KEYS = frozenset({"recursive", "wait_for_change"})
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 SERVICE_ACCOUNT_FIELDS = ("email", "aliases", "scopes")
 QUERY_KEYS = frozenset(
     {
@@ -69,7 +87,25 @@ def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
         return refusal("gce.legacy", 403, LEGACY, content_type=TEXT)
     if lowered.startswith("/computemetadata") and req.headers.get("metadata-flavor") != "Google":
         return refusal("gce.flavor", 403, MISSING_FLAVOR, content_type=TEXT)
+    if req.path in DIRECTORIES:
+        return moved(req)
     return None
+
+
+def moved(req: CanonicalRequest) -> Decision:
+    """The server's 301 from a directory to its slash form (absolute on the asked Host)."""
+    path = req.path + "/"
+    host = req.headers.get("host", "")
+    target = encode_target(path, req.query)
+    location = f"http://{host}{target}" if _AUTHORITY.fullmatch(host) else target
+    return Decision(
+        action=Action.DENY,
+        rule_id="gce.directory",
+        status=301,
+        body=f"{path}\n".encode(),
+        content_type="text/html",
+        response_headers=(("Location", location),),
+    )
 
 
 def service_account_summary(body: bytes) -> bytes:
@@ -77,14 +113,7 @@ def service_account_summary(body: bytes) -> bytes:
 
     Anything unreadable becomes `{}`: a document we cannot inspect is not passed on.
     """
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return b"{}"
-    if not isinstance(document, dict):
-        return b"{}"
-    kept = {key: document[key] for key in SERVICE_ACCOUNT_FIELDS if key in document}
-    return json.dumps(kept, separators=(",", ":")).encode()
+    return json_subset(body, SERVICE_ACCOUNT_FIELDS)
 
 
 def _allow(rule_id: str, path: str, *, ttl: float = 0.0) -> Rule:
@@ -95,13 +124,52 @@ def _conceal(rule_id: str, path: str) -> Rule:
     return Rule(id=rule_id, action=RuleAction.CONCEAL, path=ROOT + path)
 
 
+def _attribute_rules(scope: str, allowed: tuple[str, ...]) -> tuple[Rule, ...]:
+    """The allowed attributes of `scope`, its filtered listings, and everything else concealed."""
+    directory = f"{ROOT}/{scope}/attributes/"
+    recursive = recursive_filter(allowed)
+    listing = listing_filter(allowed)
+    return (
+        *(
+            Rule(
+                id="gce.attributes",
+                action=RuleAction.ALLOW,
+                path=directory,
+                query={"recursive": "true", "alt": alt},
+                transform=recursive,
+            )
+            for alt in (None, "json")
+        ),
+        *(
+            Rule(
+                id="gce.attributes",
+                action=RuleAction.ALLOW,
+                path=directory,
+                query={"recursive": None, "alt": alt},
+                transform=listing,
+            )
+            for alt in (None, "text")
+        ),
+        *(_allow("gce.attributes", f"/{scope}/attributes/{name}") for name in allowed),
+        _conceal("gce.concealed-attribute", f"/{scope}/attributes/**"),
+    )
+
+
 def preset(options: Options) -> tuple[Rule, ...]:
-    """Strict preset: concealment first (any query), then recursion, then the allowlist."""
-    names = dict.fromkeys(DEFAULT_CONCEALED_ATTRIBUTES + options.concealed_attributes)
+    """Strict preset: concealment first (any query), recursion, then the allow-lists."""
+    hidden = set(options.concealed_attributes)
     concealed = tuple(
-        _conceal("gce.concealed-attribute", f"/{scope}/attributes/{name}*/**")
-        for name in names
+        _conceal("gce.concealed-attribute", f"/{scope}/attributes/{name}/**")
+        for name in dict.fromkeys(options.concealed_attributes)
         for scope in ("instance", "project")
+    )
+    instance = tuple(
+        name
+        for name in dict.fromkeys(GKE_ATTRIBUTES + options.allowed_attributes)
+        if name not in hidden
+    )
+    project = tuple(
+        name for name in dict.fromkeys(options.allowed_project_attributes) if name not in hidden
     )
     return (
         *concealed,
@@ -114,6 +182,8 @@ def preset(options: Options) -> tuple[Rule, ...]:
             query={"recursive": "true"},
             transform=service_account_summary,
         ),
+        *_attribute_rules("instance", instance),
+        *_attribute_rules("project", project),
         Rule(
             id="gce.recursive",
             action=RuleAction.DENY,
@@ -144,8 +214,6 @@ def preset(options: Options) -> tuple[Rule, ...]:
         _allow("gce.instance", "/instance/network-interfaces/**"),
         _allow("gce.instance", "/instance/disks/**"),
         _allow("gce.instance", "/instance/licenses/**"),
-        _allow("gce.attributes", "/instance/attributes/*"),
-        _allow("gce.attributes", "/project/attributes/*"),
         _allow("gce.service-accounts", "/instance/service-accounts/"),
         _allow("gce.service-accounts", "/instance/service-accounts/*/"),
         _allow("gce.service-accounts", "/instance/service-accounts/*/email"),
@@ -163,7 +231,9 @@ def _deny(rule: Rule) -> Decision:
 
 PROFILE = Profile(
     name=ProviderName.GCE,
-    syntax=Syntax(provider=ProviderName.GCE, query_keys=QUERY_KEYS),
+    syntax=Syntax(
+        provider=ProviderName.GCE, query_keys=QUERY_KEYS, boolean_query_keys=BOOLEAN_QUERY_KEYS
+    ),
     always_headers=(FLAVOR,),
     forward_headers=(FLAVOR,),
     responses=Responses(
