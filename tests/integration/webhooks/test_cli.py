@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from podwarden import cli

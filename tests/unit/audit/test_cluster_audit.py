@@ -244,9 +244,13 @@ def test_base_role_arn_completes_names_on_both_sides() -> None:
     arn = "arn:aws:iam::123456789012:role/reader"
     objects = cluster(pod("full", annotations={"iam.amazonaws.com/role": arn}))
     objects[0] = ns("apps", **{"iam.amazonaws.com/allowed-roles": '["reader"]'})
-    assert "pod apps/full" in found(report_of(objects), podchecks.ROLE)
+    # Without a base, a bare pattern names the role in any account: the full ARN matches.
+    assert found(report_of(objects), podchecks.ROLE) == {}
     completed = report_of(objects, base_role_arn="arn:aws:iam::123456789012:role/")
     assert found(completed, podchecks.ROLE) == {}
+    # With another account's base, the pattern completes to that account: refused.
+    elsewhere = report_of(objects, base_role_arn="arn:aws:iam::999999999999:role/")
+    assert "pod apps/full" in found(elsewhere, podchecks.ROLE)
 
 
 # ---- agents ------------------------------------------------------------------------------
