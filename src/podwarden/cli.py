@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("podwarden.probe.commands", "probe"),
     "check": ("podwarden.audit.commands", "check_command"),
     "webhook": ("podwarden.webhooks.commands", "webhook"),
+    "nodeauth": ("podwarden.webhooks.nodeauth_commands", "nodeauth"),
     "lab": ("podwarden.lab.commands", "lab"),
     "demo": ("podwarden.lab.commands", "demo"),
 }
