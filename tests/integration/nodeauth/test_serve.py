@@ -47,7 +47,7 @@ async def test_field_selectors_arrive_as_raw_text_or_requirements(client):
     parsed["spec"]["resourceAttributes"]["fieldSelector"] = {
         "requirements": [{"key": "spec.nodeName", "operator": "In", "values": ["node-a"]}]
     }
-    code, body = await client.post("/authorize", parsed)
+    _, body = await client.post("/authorize", parsed)
     assert body["status"]["allowed"] is True
     parsed["spec"]["resourceAttributes"]["fieldSelector"]["requirements"][0]["values"] = ["node-b"]
     _, body = await client.post("/authorize", parsed)
@@ -147,7 +147,7 @@ async def test_health_readiness_and_metrics(client):
     await client.post(
         "/authorize", sar(NODE_A, "get", "secrets", name="secret-a", namespace="default")
     )
-    code, text = await client.get("/metrics")
+    _, text = await client.get("/metrics")
     assert 'podwarden_nodeauth_decisions_total{endpoint="authorize",outcome="allow"} 1.0' in text
     assert 'podwarden_nodeauth_graph_objects{kind="pod"} 2.0' in text
     client.running.server.draining = True
