@@ -39,7 +39,7 @@ async def test_v1_and_v1beta1_reviews_come_back_in_their_version(client):
 
 
 async def test_field_selectors_arrive_as_raw_text_or_requirements(client):
-    code, body = await client.post(
+    _, body = await client.post(
         "/authorize", sar(NODE_A, "list", "pods", fields="spec.nodeName=node-a")
     )
     assert body["status"]["allowed"] is True
