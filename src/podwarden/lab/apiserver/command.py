@@ -61,6 +61,11 @@ async def _serve(
     help="Require this bearer token on every request (default: no authentication).",
 )
 @click.option(
+    "--auth-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Users (tokens), authorizer chain and admission webhooks (YAML, re-read on change).",
+)
+@click.option(
     "--history",
     default=10_000,
     show_default=True,
@@ -91,6 +96,7 @@ def apiserver(
     tls_cert: Path | None,
     tls_key: Path | None,
     token: str | None,
+    auth_config: Path | None,
     history: int,
     bookmark_interval: float,
     watch_delay: float,
@@ -109,6 +115,7 @@ def apiserver(
             watch_delay=watch_delay,
             pod_termination=pod_termination,
             token=token,
+            auth_config=auth_config,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

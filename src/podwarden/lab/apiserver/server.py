@@ -112,8 +112,10 @@ class LabApiServer:
         pod_termination: float = 0.0,
         save_delay: float = 0.2,
         token: str | None = None,
+        auth_config: Path | None = None,
     ) -> None:
         self.storage = Storage(history=history)
+        self.auth_config = auth_config
         self.state_file = state_file
         self._save_delay = save_delay
         self._save_task: asyncio.Task[None] | None = None
@@ -162,7 +164,10 @@ class LabApiServer:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(tls_cert, tls_key)
         application = app.build(
-            self.storage, bookmark_interval=self._bookmark_interval, auth=self.auth
+            self.storage,
+            bookmark_interval=self._bookmark_interval,
+            auth=self.auth,
+            auth_config=self.auth_config,
         )
         self._runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
