@@ -189,11 +189,17 @@ RBAC = [
 ]
 STORAGE = [
     ResourceType(
-        "storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", False,
+        "storage.k8s.io",
+        "v1",
+        "volumeattachments",
+        "VolumeAttachment",
+        False,
         extra_fields=frozenset({"spec.nodeName"}),
     ),
-    ResourceType("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False, has_spec_generation=False),
-]  # fmt: skip
+    ResourceType(
+        "storage.k8s.io", "v1", "csidrivers", "CSIDriver", False, has_spec_generation=False
+    ),
+]
 """Added by the node-authorization part (issue 10): the node graph follows these."""
 CRDS = ResourceType(
     "apiextensions.k8s.io",
