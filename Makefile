@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk
+DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk chromium
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 

@@ -137,7 +137,7 @@ def _start_podwarden(lab: Lab, ctx: ActContext) -> tuple[ProcessRecord, Path]:
         )  # fmt: skip
         if probe.stdout.strip() == "ok":
             return record, workdir / "ca.crt"
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise RuntimeError(f"podwarden nodeauth serve not ready in 30 s; see {record.log}")
 
 

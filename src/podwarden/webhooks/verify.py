@@ -29,6 +29,9 @@ from podwarden.nodeauth import references
 VERIFY_LABEL = "node-restriction.kubernetes.io/podwarden-verify"
 
 
+VERDICTS = ("exposed", "protected", "inconclusive")
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
