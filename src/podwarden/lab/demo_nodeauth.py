@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from podwarden.lab import cluster, files, launch, netns, nodes, processes
@@ -184,8 +185,12 @@ def run(ctx: ActContext) -> list[Row]:
             f"nodes: {nodes.NODE_A} (A) and {nodes.NODE_B} (B); "
             "the cluster's RBAC lets nodes do anything"
         )
-        before = Scene(lab, ctx).run()
-        record, ca = _start_podwarden(lab, ctx)
+        # podwarden's certificates and first list take seconds: they start now, beside the
+        # "without" scene (the API server does not send it anything until it is put in front)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            starting = pool.submit(_start_podwarden, lab, ctx)
+            before = Scene(lab, ctx).run()
+            record, ca = starting.result(timeout=60)
         try:
             _put_podwarden_in_front(lab, ca)
             ctx.echo("API server: podwarden first in the authorizer chain and in admission")

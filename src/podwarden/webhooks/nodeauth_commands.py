@@ -18,12 +18,11 @@ from typing import Any, TypeVar
 
 import click
 
-from podwarden import logs
-from podwarden.api.rbac import RbacError
 from podwarden.config import ConfigError
-from podwarden.metadata.settings import parse_host_port
-from podwarden.nodeauth import findings, html, report
-from podwarden.webhooks import authz_server, authz_settings, nodeauth_tools, verify
+from podwarden.webhooks import authz_settings
+
+# Each subcommand imports what it needs when it runs (`verify` must not pay for aiohttp's
+# server and the report's renderers): the CLI's lazy-import rule, one level down.
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 EXIT_USAGE = 2
@@ -97,6 +96,9 @@ def serve(
     node_scoped: tuple[str, ...],
 ) -> None:
     """Serve POST /authorize (SubjectAccessReview) and POST /admit (NodeRestriction)."""
+    from podwarden import logs
+    from podwarden.metadata.settings import parse_host_port
+    from podwarden.webhooks import authz_server
     if sum((kubeconfig is not None, in_cluster, cluster_file is not None)) != 1:
         _fail("give exactly one of --kubeconfig, --in-cluster and --cluster-file")
     try:
@@ -178,6 +180,8 @@ def can_i(
     RESOURCE is PLURAL[.GROUP][/SUBRESOURCE], e.g. secrets, leases.coordination.k8s.io,
     serviceaccounts/token. Prints yes, no or no opinion with the reason; exit 0 only for yes.
     """
+    from podwarden.api.rbac import RbacError
+    from podwarden.webhooks import nodeauth_tools
     if not node and not as_serviceaccount:
         _fail("give --node (and --as-serviceaccount NS/NAME to ask as a node-bound account)")
     settings = _settings(
@@ -227,6 +231,9 @@ def report_command(
     output: Path | None,
 ) -> None:
     """Blast radius: what each node's credentials can read, and the worst findings first."""
+    from podwarden.api.rbac import RbacError
+    from podwarden.nodeauth import findings, html, report
+    from podwarden.webhooks import nodeauth_tools
     if (kubeconfig is None) == (cluster_file is None):
         _fail("give exactly one of --kubeconfig and --cluster-file")
     try:
@@ -252,6 +259,7 @@ def report_command(
 def verify_command(kubeconfig: Path, node: str, other_node: str) -> None:
     """Ask the live API server whether system:node:NODE is kept to its own pods' data."""
     from podwarden.kube import client
+    from podwarden.webhooks import verify
 
     async def main() -> list[verify.Check]:
         api = client.from_kubeconfig(kubeconfig)
