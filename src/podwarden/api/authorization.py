@@ -178,12 +178,17 @@ def _requirements(selector: SelectorAttributes | None) -> tuple[FieldRequirement
         return ()  # upstream: an unparsable selector narrows nothing
 
 
-def parse_review(body: bytes) -> SubjectAccessReview:
-    """Decode and validate a body; MalformedReview says what is wrong and where."""
+def decode(body: bytes) -> Any:
+    """The body's JSON; MalformedReview when it is not JSON."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReview(f"the body is not JSON: {exc}") from None
+
+
+def parse_review(body: bytes | dict[str, Any]) -> SubjectAccessReview:
+    """Validate a body (raw, or already decoded); MalformedReview says what is wrong and where."""
+    data = decode(body) if isinstance(body, bytes) else body
     if not isinstance(data, dict):
         raise MalformedReview(f"expected a SubjectAccessReview object, got {type(data).__name__}")
     if data.get("apiVersion") not in SAR_VERSIONS:

@@ -92,8 +92,9 @@ class NodeAuthServer:
         return ""
 
     def authorize(self, body: bytes) -> dict[str, Any]:
-        review = authorization.parse_review(body)  # MalformedReview -> 400
-        spec = json.loads(body).get("spec") or {}
+        data = authorization.decode(body)
+        review = authorization.parse_review(data)  # MalformedReview -> 400
+        spec = data["spec"]
         started = time.perf_counter()
         reason = self.not_ready()
         try:
@@ -112,7 +113,7 @@ class NodeAuthServer:
         self.metrics.decisions.labels("authorize", decision.outcome).inc()
         self.metrics.latency.labels("authorize").observe(time.perf_counter() - started)
         if decision.outcome == "deny":
-            _log.info("denied", user=review.spec.user, reason=decision.reason)
+            _log.debug("denied", user=review.spec.user, reason=decision.reason)
         return authorization.review_response(
             review.api_version,
             spec,
@@ -156,7 +157,7 @@ class NodeAuthServer:
         self.metrics.decisions.labels("admit", outcome).inc()
         self.metrics.latency.labels("admit").observe(time.perf_counter() - started)
         if not verdict.allowed:
-            _log.info("refused", user=request.user_info.username, message=verdict.message)
+            _log.debug("refused", user=request.user_info.username, message=verdict.message)
         return admission.review_response(
             review.api_version,
             request.uid,
