@@ -99,6 +99,7 @@ def serve(
     from podwarden import logs
     from podwarden.metadata.settings import parse_host_port
     from podwarden.webhooks import authz_server
+
     if sum((kubeconfig is not None, in_cluster, cluster_file is not None)) != 1:
         _fail("give exactly one of --kubeconfig, --in-cluster and --cluster-file")
     try:
@@ -182,6 +183,7 @@ def can_i(
     """
     from podwarden.api.rbac import RbacError
     from podwarden.webhooks import nodeauth_tools
+
     if not node and not as_serviceaccount:
         _fail("give --node (and --as-serviceaccount NS/NAME to ask as a node-bound account)")
     settings = _settings(
@@ -234,6 +236,7 @@ def report_command(
     from podwarden.api.rbac import RbacError
     from podwarden.nodeauth import findings, html, report
     from podwarden.webhooks import nodeauth_tools
+
     if (kubeconfig is None) == (cluster_file is None):
         _fail("give exactly one of --kubeconfig and --cluster-file")
     try:

@@ -44,8 +44,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cluster.write_text(json.dumps({"kind": "List", "items": objects}))
     out = folder / "report.html"
     done = subprocess.run(
-        [sys.executable, "-m", "podwarden", "nodeauth", "report", "--cluster-file", str(cluster), "--format", "html",
-         "-o", str(out)],
+        [sys.executable, "-m", "podwarden", "nodeauth", "report", "--cluster-file", str(cluster),
+         "--format", "html", "-o", str(out)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # a critical finding: exit 1 (--fail-on critical)
