@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podwarden.api import admission
+
 SAR_V1 = "authorization.k8s.io/v1"
 SAR_V1BETA1 = "authorization.k8s.io/v1beta1"
 SAR_VERSIONS = (SAR_V1, SAR_V1BETA1)
@@ -203,11 +205,7 @@ def parse_review(body: bytes | dict[str, Any]) -> SubjectAccessReview:
     try:
         review = SubjectAccessReview.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:5]:
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            problems.append(f"{key}: {error['msg']}")
-        raise MalformedReview("; ".join(problems)) from None
+        raise MalformedReview(admission.describe(exc)) from None
     spec = review.spec
     if not spec.user:
         raise MalformedReview("spec.user: required (the API server always names the user)")
