@@ -12,7 +12,6 @@ reloaded when its files change, as the admission webhook does it (webhooks/tls.p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from podwarden import logs
 from podwarden.config import ConfigError
 from podwarden.kube import client, feed, filesource
 from podwarden.nodeauth.engine import Engine
-from podwarden.webhooks import authz_app, tls
+from podwarden.webhooks import authz_app, server, tls
 from podwarden.webhooks.authz_settings import NodeAuthSettings
 from podwarden.webhooks.authz_view import NodeAuthView
 
@@ -45,14 +44,7 @@ class Running:
         await self.stop()
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.runner.cleanup()
-        if self.api is not None:
-            await self.api.close()
+        await server.stop_serving(self.tasks, self.runner, self.api)
 
 
 async def _follow_file(view: NodeAuthView, path: Path, poll_interval: float) -> None:
@@ -113,8 +105,8 @@ async def start(
         tasks.append(asyncio.create_task(source.run(), name="nodeauth-feed"))
         tasks.append(asyncio.create_task(mark_synced(), name="nodeauth-synced"))
     tasks.append(asyncio.create_task(context.follow(poll_interval=poll_interval)))
-    server = authz_app.NodeAuthServer(view=view, engine=engine)
-    runner = web.AppRunner(authz_app.build(server), access_log=None, shutdown_timeout=5.0)
+    answering = authz_app.NodeAuthServer(view=view, engine=engine)
+    runner = web.AppRunner(authz_app.build(answering), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=context.context, backlog=1024)
     await site.start()
@@ -122,4 +114,4 @@ async def start(
     shown = f"[{host}]" if ":" in host else host
     url = f"https://{shown}:{port}"
     _log.info("nodeauth listening", url=url, mode=settings.mode, rules=settings.rules.label())
-    return Running(url, server, context, runner, settings.drain_seconds, tasks, api)
+    return Running(url, answering, context, runner, settings.drain_seconds, tasks, api)
