@@ -23,18 +23,17 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
 )
 
 from podwarden import logs
 from podwarden.api import admission, authorization
 from podwarden.nodeauth import restriction
 from podwarden.nodeauth.engine import Engine
+from podwarden.webhooks import app
 from podwarden.webhooks.authz_view import NodeAuthView
 
 _log = logs.get("webhooks.nodeauth")
@@ -174,11 +173,7 @@ SERVER_KEY: web.AppKey[NodeAuthServer] = web.AppKey("nodeauth", NodeAuthServer)
 def _bad_request(endpoint: str, server: NodeAuthServer, message: str) -> web.Response:
     server.metrics.malformed.labels(endpoint).inc()
     kind = "SubjectAccessReview" if endpoint == "authorize" else "AdmissionReview"
-    status = {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": f"malformed {kind}: {message}", "reason": "BadRequest", "code": 400,
-    }  # fmt: skip
-    return web.json_response(status, status=400)
+    return app.bad_request(message, kind=kind)
 
 
 def _endpoint(name: str) -> Any:
@@ -214,17 +209,15 @@ async def _metrics(request: web.Request) -> web.Response:
     server = request.app[SERVER_KEY]
     for kind, count in server.view.state.graph.counts().items():
         server.metrics.graph.labels(kind).set(count)
-    response = web.Response(body=generate_latest(server.metrics.registry))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
+    return app.metrics_response(server.metrics.registry)
 
 
 def build(server: NodeAuthServer) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    app[SERVER_KEY] = server
-    app.router.add_post("/authorize", _endpoint("authorize"))
-    app.router.add_post("/admit", _endpoint("admit"))
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
-    return app
+    application = web.Application(client_max_size=MAX_BODY)
+    application[SERVER_KEY] = server
+    application.router.add_post("/authorize", _endpoint("authorize"))
+    application.router.add_post("/admit", _endpoint("admit"))
+    application.router.add_get("/healthz", _healthz)
+    application.router.add_get("/readyz", _readyz)
+    application.router.add_get("/metrics", _metrics)
+    return application
