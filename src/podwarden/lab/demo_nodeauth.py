@@ -113,7 +113,7 @@ class Scene:
 
 
 def _start_podwarden(lab: Lab, ctx: ActContext) -> tuple[ProcessRecord, Path]:
-    workdir = lab.state_dir / "nodeauth"
+    workdir = files.nodeauth_path(lab.state_dir)
     workdir.mkdir(exist_ok=True)
     ctx.echo(
         "$ podwarden webhook certs --service podwarden-nodeauth --namespace podwarden "

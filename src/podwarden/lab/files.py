@@ -41,6 +41,11 @@ def auth_config_path(state_dir: Path) -> Path:
     return state_dir / nodes.AUTH_CONFIG_NAME
 
 
+def nodeauth_path(state_dir: Path) -> Path:
+    """Where the demo's node-authorization act keeps podwarden's certificates."""
+    return state_dir / "nodeauth"
+
+
 def write_cluster(plan: Plan, *, state_dir: Path) -> Path:
     """Write the API server's seed objects, its auth config and the kubeconfig; return the
     kubeconfig path."""
@@ -72,6 +77,8 @@ def remove(state_dir: Path) -> None:
         kubeconfig_path(state_dir),
         apiserver_state_path(state_dir),
         node_credentials_path(state_dir),
+        auth_config_path(state_dir),
     ):
         path.unlink(missing_ok=True)
     shutil.rmtree(kube_cache_path(state_dir), ignore_errors=True)
+    shutil.rmtree(nodeauth_path(state_dir), ignore_errors=True)
