@@ -129,12 +129,21 @@ def _wrk(port: int, path: str, body: bytes, workdir: Path) -> dict[str, float] |
     }
 
 
-async def _fixed_rate(port: int, path: str, body: bytes, ca: Path) -> dict[str, float]:
-    """RATE requests/s for RATE_SECONDS, open loop; latency of each from its scheduled send."""
+async def _fixed_rate(
+    port: int,
+    path: str,
+    body: bytes,
+    ca: Path,
+    *,
+    rate: int = RATE,
+    seconds: int = RATE_SECONDS,
+    host: str = HOST,
+) -> dict[str, float]:
+    """`rate` requests/s for `seconds`, open loop; latency of each from its scheduled send."""
     import aiohttp
 
     context = ssl.create_default_context(cafile=str(ca))
-    total = RATE * RATE_SECONDS
+    total = rate * seconds
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     headers = {"Content-Type": "application/json"}
@@ -143,7 +152,7 @@ async def _fixed_rate(port: int, path: str, body: bytes, ca: Path) -> dict[str, 
 
         async def one(scheduled: float) -> None:
             async with session.post(
-                url, data=body, headers=headers, ssl=context, server_hostname=HOST
+                url, data=body, headers=headers, ssl=context, server_hostname=host
             ) as response:
                 await response.read()
                 if response.status != 200:
@@ -158,7 +167,7 @@ async def _fixed_rate(port: int, path: str, body: bytes, ca: Path) -> dict[str, 
         start = time.perf_counter()
         tasks = []
         for index in range(total):
-            scheduled = start + index / RATE
+            scheduled = start + index / rate
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("podwarden.audit.commands", "check_command"),
     "audit": ("podwarden.audit.cluster_commands", "audit_command"),
     "webhook": ("podwarden.webhooks.commands", "webhook"),
+    "nodeauth": ("podwarden.webhooks.nodeauth_commands", "nodeauth"),
     "lab": ("podwarden.lab.commands", "lab"),
     "demo": ("podwarden.lab.commands", "demo"),
 }

@@ -11,7 +11,7 @@ before or after the subcommand (`kubectl podwarden -n x why web` and
 `kubectl podwarden why web -n x`).
 
 Subcommands: `why POD`, `audit` (the cluster audit), and `nodeauth report`,
-which hands over to `podwarden nodeauth report` when this build has it.
+which hands over to `podwarden nodeauth report` (the node blast radius).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def audit_command(
 
 @main.group("nodeauth")
 def nodeauth() -> None:
-    """Node authorization (`podwarden nodeauth`), when this build has it."""
+    """Node authorization (`podwarden nodeauth`)."""
 
 
 @nodeauth.command(
@@ -182,13 +182,6 @@ def nodeauth() -> None:
 @click.pass_context
 def nodeauth_report(ctx: click.Context, args: tuple[str, ...]) -> None:
     """The node blast-radius report: runs `podwarden nodeauth report ARGS…`."""
-    if "nodeauth" not in cli.COMMANDS:
-        click.echo(
-            f"{PROG} nodeauth report: this podwarden ({__version__}) has no `podwarden nodeauth "
-            "report`; node authorization is not part of this build, so there is nothing to run",
-            err=True,
-        )
-        sys.exit(cluster_commands.EXIT_UNREADABLE)
     group: dict[str, str | None] = ctx.find_root().obj or {}
     before = [f"--{key}={value}" for key, value in group.items() if value and key != "namespace"]
     cli.main.main(args=["nodeauth", "report", *before, *args], prog_name="podwarden")

@@ -97,11 +97,16 @@ def parse_review(body: bytes) -> AdmissionReview:
     try:
         return AdmissionReview.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:5]:
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            problems.append(f"{key}: {error['msg']}")
-        raise MalformedReview("; ".join(problems)) from None
+        raise MalformedReview(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """The first five problems of a review as `key.path: reason`, joined by `; `."""
+    problems = []
+    for error in exc.errors()[:5]:
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{key}: {error['msg']}")
+    return "; ".join(problems)
 
 
 def review_response(

@@ -11,13 +11,12 @@ and the agent will do:
 - the metadata firewall: pods that can bypass it, nodes without an agent;
 - pod identity: role annotations their namespace does not permit.
 
-The node blast-radius summary of `podwarden nodeauth report` joins the report
-through `blast_radius_notes` once that command exists (see there).
+- node authorization: the node blast-radius findings of `podwarden nodeauth
+  report` (`blastradius`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podwarden.api import keys
-from podwarden.audit import agentconfig, podchecks
+from podwarden.audit import agentconfig, blastradius, podchecks
 from podwarden.audit.findings import Finding, NamespacePss, Report, Severity
 from podwarden.kube import selectors, snapshot
 from podwarden.kube.objects import Namespace, Pod
@@ -61,11 +60,11 @@ class Settings:
 
 def collections() -> list[snapshot.Collection]:
     """What the audit lists through the API."""
-    return [snapshot.NAMESPACES, snapshot.PODS, snapshot.NODES]
+    return [snapshot.NAMESPACES, snapshot.PODS, snapshot.NODES, *blastradius.COLLECTIONS]
 
 
 def file_kinds() -> tuple[str, ...]:
-    return ("Namespace", "Pod", "Node", AGENT_CONFIG_KIND)
+    return ("Namespace", "Pod", "Node", AGENT_CONFIG_KIND, *blastradius.FILE_KINDS)
 
 
 def _agent_configmap(snap: snapshot.Snapshot, settings: Settings) -> tuple[Any, str]:
@@ -113,23 +112,6 @@ def _pss(ns: Namespace, pods: Sequence[Pod]) -> tuple[NamespacePss, list[Finding
                 )
             )
     return NamespacePss(ns.name, labels, len(pods), runs), findings
-
-
-def blast_radius_notes(snap: snapshot.Snapshot) -> list[str]:
-    """HOOK(nodeauth-blast-radius): the node blast-radius summary, once it exists.
-
-    Node authorization (`podwarden nodeauth report`) is built in parallel. When its
-    module `podwarden.nodeauth.report` lands, call its summary here with `snap`
-    (it needs the Pods and Nodes the snapshot already holds, plus Secrets,
-    ConfigMaps, PVCs and ServiceAccounts to add to `collections()`), and turn its
-    per-node numbers into findings/notes. Until then the report says it is missing.
-    """
-    if importlib.util.find_spec("podwarden.nodeauth.report") is None:
-        return [
-            "node blast radius: not part of this build (`podwarden nodeauth report` does not "
-            "exist yet)"
-        ]
-    return ["node blast radius: run `podwarden nodeauth report` (not yet joined to this report)"]
 
 
 def run(snap: snapshot.Snapshot, settings: Settings) -> Report:
@@ -180,9 +162,14 @@ def run(snap: snapshot.Snapshot, settings: Settings) -> Report:
         report.findings.extend(podchecks.agents(nodes, agent_pods))
     else:
         report.notes.append("agent coverage not checked: no Node objects were found")
+    if not wanted:  # a node's reach spans namespaces: judged for the whole cluster only
+        blast_findings, blast_notes = blastradius.judge(snap)
+        report.findings.extend(blast_findings)
+    else:
+        blast_notes = ["node blast radius: not judged with -n (it spans namespaces)"]
     report.findings.sort(key=lambda f: (-f.severity, f.check, f.subject))
     report.notes.extend(_notes(snap, coverage))
-    report.notes.extend(blast_radius_notes(snap))
+    report.notes.extend(blast_notes)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -41,3 +41,41 @@ async def review(api: Api, body: Mapping[str, Any]) -> tuple[bool, str]:
     if not isinstance(status, dict):
         raise ApiUnavailable(f"POST {SAR_PATH}: the answer has no status")
     return status.get("allowed") is True, str(status.get("reason") or "")
+
+
+async def patch_as(
+    api: Api,
+    path: str,
+    patch: Mapping[str, Any],
+    *,
+    user: str,
+    groups: tuple[str, ...] = (),
+    dry_run: bool = True,
+) -> tuple[int, str]:
+    """A JSON merge PATCH of `path` impersonating `user` (server-side dry run by default);
+    (HTTP status, the Status message or ''). Added by the node-authorization part
+    (issue 10) for `nodeauth verify`: only an impersonated request meets admission as
+    the node would. Unreachable servers raise ApiUnavailable."""
+    headers = [
+        ("Content-Type", "application/merge-patch+json"),
+        ("Accept", "application/json"),
+        ("Impersonate-User", user),
+        *(("Impersonate-Group", group) for group in groups),
+    ]
+    try:
+        response = await api.http.patch(
+            path,
+            content=json.dumps(patch).encode(),
+            headers=httpx.Headers(headers),
+            params={"dryRun": "All"} if dry_run else {},
+        )
+    except httpx.HTTPError as exc:
+        raise ApiUnavailable(f"PATCH {path}: {exc!r}") from None
+    try:
+        decoded = json.loads(response.content) if response.content else {}
+    except json.JSONDecodeError:
+        decoded = {}
+    message = ""
+    if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+        message = str(decoded.get("message") or "")
+    return response.status_code, message

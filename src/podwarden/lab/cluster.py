@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podwarden.lab import nodes
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.plan import Plan, PodPlan
 
@@ -94,9 +95,10 @@ def pod_object(pod: PodPlan) -> dict[str, Any]:
 
 
 def seed_objects(plan: Plan) -> list[dict[str, Any]]:
-    """What the lab API server starts with: the namespace, the node, one Pod per lab pod."""
+    """What the lab API server starts with: the namespace, the node, one Pod per lab pod,
+    and the second node's objects (nodes.py)."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-    return [namespace, node_object(), *(pod_object(p) for p in plan.pods)]
+    return [namespace, node_object(), *(pod_object(p) for p in plan.pods), *nodes.seed_objects()]
 
 
 def kubeconfig_text(server: str = APISERVER_URL) -> str:

@@ -18,7 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from podwarden.lab import demo_admission, demo_agent, demo_firewall, demo_identity, state, topology
+from podwarden.lab import (
+    demo_admission,
+    demo_agent,
+    demo_firewall,
+    demo_identity,
+    demo_nodeauth,
+    state,
+    topology,
+)
 from podwarden.lab import interception as lab_interception
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.demo_model import ActContext, Row
@@ -65,6 +73,7 @@ ACTS: list[Act] = [
     Act("pod identity: the kube2iam walkthrough with kubectl and awscli", demo_identity.run),
     Act("node agent: proxy killed, host-network pods, rules flushed by hand", demo_agent.run),
     Act("pod security admission: the PSP walkthrough, webhook to process", demo_admission.run),
+    Act("node authorization: node A's credentials and node B's data", demo_nodeauth.run),
 ]
 
 

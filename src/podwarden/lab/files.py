@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from podwarden.lab import cluster, moto
+from podwarden.lab import cluster, moto, nodes
 from podwarden.lab.plan import Plan
 
 
@@ -36,9 +36,21 @@ def kube_cache_path(state_dir: Path) -> Path:
     return state_dir / "kube-cache"
 
 
+def auth_config_path(state_dir: Path) -> Path:
+    """The lab API server's `--auth-config` (tokens, authorizers, admission: nodes.py)."""
+    return state_dir / nodes.AUTH_CONFIG_NAME
+
+
+def nodeauth_path(state_dir: Path) -> Path:
+    """Where the demo's node-authorization act keeps podwarden's certificates."""
+    return state_dir / "nodeauth"
+
+
 def write_cluster(plan: Plan, *, state_dir: Path) -> Path:
-    """Write the API server's seed objects and the kubeconfig; return the kubeconfig path."""
+    """Write the API server's seed objects, its auth config and the kubeconfig; return the
+    kubeconfig path."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    nodes.write_auth_config(auth_config_path(state_dir))
     apiserver_state_path(state_dir).write_text(json.dumps(cluster.seed_objects(plan), indent=1))
     config = kubeconfig_path(state_dir)
     config.write_text(cluster.kubeconfig_text())
@@ -65,6 +77,8 @@ def remove(state_dir: Path) -> None:
         kubeconfig_path(state_dir),
         apiserver_state_path(state_dir),
         node_credentials_path(state_dir),
+        auth_config_path(state_dir),
     ):
         path.unlink(missing_ok=True)
     shutil.rmtree(kube_cache_path(state_dir), ignore_errors=True)
+    shutil.rmtree(nodeauth_path(state_dir), ignore_errors=True)

@@ -82,10 +82,12 @@ def default_agent_argv(
     return argv + (["--pod-cgroup", pod_cgroup] if pod_cgroup else [])
 
 
-def apiserver_argv(state_file: Path) -> list[str]:
-    """The lab API server on the node's pod-side address, its objects kept in `state_file`."""
+def apiserver_argv(state_file: Path, auth_config: Path | None = None) -> list[str]:
+    """The lab API server on the node's pod-side address, its objects kept in `state_file`,
+    its users and authorizers in `auth_config` (nodes.py)."""
     listen = f"{lab_plan.NODE_POD_SIDE_V4}:{cluster.APISERVER_PORT}"
-    return [*podwarden_argv(), "lab", "apiserver", "--listen", listen, "--state", str(state_file)]
+    argv = [*podwarden_argv(), "lab", "apiserver", "--listen", listen, "--state", str(state_file)]
+    return [*argv, "--auth-config", str(auth_config)] if auth_config is not None else argv
 
 
 def identity_flags(provider: str, *, kubeconfig: Path, sts: str) -> list[str]:

@@ -255,7 +255,8 @@ class Lab:
         self.state.kubeconfig = str(files.write_cluster(self.plan, state_dir=self.state_dir))
         cloud = self._spawn("cloud", self.plan.cloud, cloud_argv)
         api_state = files.apiserver_state_path(self.state_dir)
-        api = self._spawn("apiserver", self.plan.node, launch.apiserver_argv(api_state))
+        auth = files.auth_config_path(self.state_dir)
+        api = self._spawn("apiserver", self.plan.node, launch.apiserver_argv(api_state, auth))
         processes.wait_listening(cloud, lab_plan.CLOUD_PORTS)
         processes.wait_listening(api, [cluster.APISERVER_PORT], timeout=30)
 

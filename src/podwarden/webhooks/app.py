@@ -190,17 +190,25 @@ class Webhook:
             )
 
 
-def _bad_request(message: str) -> web.Response:
+def bad_request(message: str, *, kind: str = "AdmissionReview") -> web.Response:
+    """400 with a Status naming what is wrong with the review (both webhooks answer so)."""
     status = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Failure",
-        "message": f"malformed AdmissionReview: {message}",
+        "message": f"malformed {kind}: {message}",
         "reason": "BadRequest",
         "code": 400,
     }
     return web.json_response(status, status=400)
+
+
+def metrics_response(registry: CollectorRegistry) -> web.Response:
+    """The registry in Prometheus' text format."""
+    response = web.Response(body=generate_latest(registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
 
 
 WEBHOOK_KEY: web.AppKey[Webhook] = web.AppKey("webhook", Webhook)
@@ -212,11 +220,11 @@ def _endpoint(name: decide.Endpoint) -> Any:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _bad_request(f"the body exceeds {MAX_BODY} bytes")
+            return bad_request(f"the body exceeds {MAX_BODY} bytes")
         try:
             answer = await webhook.review(body, name)
         except admission.MalformedReview as exc:
-            return _bad_request(str(exc))
+            return bad_request(str(exc))
         return web.Response(
             body=json.dumps(answer, separators=(",", ":")).encode(),
             content_type="application/json",
@@ -233,10 +241,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    registry = request.app[WEBHOOK_KEY].metrics.registry
-    response = web.Response(body=generate_latest(registry))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
+    return metrics_response(request.app[WEBHOOK_KEY].metrics.registry)
 
 
 def build(webhook: Webhook) -> web.Application:

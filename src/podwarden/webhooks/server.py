@@ -38,14 +38,22 @@ class Running:
     api: client.Api | None = None
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.runner.cleanup()
-        if self.api is not None:
-            await self.api.close()
+        await stop_serving(self.tasks, self.runner, self.api)
+
+
+async def stop_serving(
+    tasks: list[asyncio.Task[None]], runner: web.AppRunner, api: client.Api | None
+) -> None:
+    """Cancel the background tasks, close the listener (requests in flight finish), then the
+    API connection: how both webhooks stop."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await runner.cleanup()
+    if api is not None:
+        await api.close()
 
 
 async def start(

@@ -14,13 +14,11 @@ from typing import Any
 
 import pytest
 
-from . import browser
+from podwarden.testing import browser
+
 from .test_kubectl import kubectl
 
-pytestmark = pytest.mark.skipif(
-    subprocess.run(["which", "kubectl"], capture_output=True).returncode != 0,
-    reason="kubectl not installed",
-)
+pytestmark = pytest.mark.peers("kubectl")
 DATA = Path(__file__).parent / "data" / "audit-cluster.yaml"
 PODWARDEN = [sys.executable, "-m", "podwarden"]
 
@@ -50,6 +48,8 @@ EXPECTED = {
     ("role-not-permitted", "pod team-a/intruder"): "medium",
     ("pss-existing-violations", "namespace locked"): "medium",
     ("pss-unlabelled", "namespace team-a"): "low",
+    # the log shipper's DaemonSet mounts one secret on every node: any kubelet reads it
+    ("node-blast-radius", "Secret kube-system/shipper-token"): "high",
 }
 NOT_EXPECTED = [
     ("agent-missing", "node node-1"),
@@ -67,7 +67,7 @@ def test_audit_of_a_live_cluster(seeded: Path) -> None:
     got = findings(report)
     assert EXPECTED.items() <= got.items()
     assert not [key for key in NOT_EXPECTED if key in got]
-    assert report["counts"]["pods"] == 9 and report["counts"]["nodes"] == 3
+    assert report["counts"]["pods"] == 12 and report["counts"]["nodes"] == 3
     team = next(n for n in report["namespaces"] if n["name"] == "team-a")
     assert team["dryRun"]["baseline"]["warnings"] == [
         'existing pods in namespace "team-a" violate the new PodSecurity enforce level '
@@ -95,7 +95,13 @@ def test_fail_on_and_table(seeded: Path) -> None:
     assert result.returncode == 0
     assert re.search(r"critical\s+agent-missing\s+node node-3", result.stdout)
     assert 'Warning: existing pods in namespace "team-a" violate' in result.stdout
-    assert "node blast radius: not part of this build" in result.stdout
+    assert "node blast radius: 3 node(s) judged" in result.stdout
+    assert re.search(
+        r"high\s+node-blast-radius\s+Secret kube-system/shipper-token\s+secret "
+        r"kube-system/shipper-token is readable from all 3 nodes through DaemonSet "
+        r"kube-system/log-shipper",
+        result.stdout,
+    ), result.stdout
 
 
 def test_an_unreachable_api_server_exits_2(tmp_path: Path) -> None:
@@ -111,7 +117,7 @@ def test_an_unreachable_api_server_exits_2(tmp_path: Path) -> None:
 
 
 def test_html_report_in_headless_chromium(seeded: Path, tmp_path: Path) -> None:
-    if browser.CHROMIUM is None:
+    if browser.chromium() is None:
         pytest.skip("chromium not installed (make setup installs it as root)")
     page = tmp_path / "audit.html"
     result = podwarden(
@@ -131,7 +137,7 @@ def test_html_report_in_headless_chromium(seeded: Path, tmp_path: Path) -> None:
     assert "<img" not in dom.split("<body", 1)[1].replace("&lt;img", "")
     assert "&lt;img src=x onerror=alert(1)&gt;admin" in dom
     # the severity cards show the counts
-    assert re.search(r"2\s*critical", text, re.I) and re.search(r"2\s*high", text, re.I)
+    assert re.search(r"2\s*critical", text, re.I) and re.search(r"3\s*high", text, re.I)
     shot = browser.screenshot(page, tmp_path / "audit.png")
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
     keep = os.environ.get("PODWARDEN_KEEP_SCREENSHOT")

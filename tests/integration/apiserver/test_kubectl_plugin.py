@@ -175,7 +175,34 @@ def test_audit_through_kubectl(cluster: Path, env: dict[str, str]) -> None:
     assert [n["name"] for n in json.loads(one.stdout)["namespaces"]] == ["locked"]
 
 
-def test_nodeauth_report_says_it_is_not_in_this_build(env: dict[str, str]) -> None:
-    result = run(env, "podwarden", "nodeauth", "report")
-    assert result.returncode == 2
-    assert "has no `podwarden nodeauth report`" in result.stderr
+def test_nodeauth_report_hands_over_to_podwarden_nodeauth_report(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(NODEAUTH_CLUSTER)
+    result = run(env, "podwarden", "nodeauth", "report", "--cluster-file", str(cluster))
+    assert result.returncode == 0, result.stderr
+    assert "2 nodes, 2 pods" in result.stdout
+    as_json = run(
+        env, "podwarden", "nodeauth", "report", "--cluster-file", str(cluster), "--format", "json"
+    )
+    nodes = {n["node"]: n for n in json.loads(as_json.stdout)["nodes"]}
+    assert nodes["n1"]["secrets"] == 1 and nodes["n2"]["secrets"] == 0
+
+
+NODEAUTH_CLUSTER = """
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: team}
+spec:
+  nodeName: n1
+  containers: [{name: c, image: x}]
+  volumes: [{name: s, secret: {secretName: only-on-n1}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: team}
+spec:
+  nodeName: n2
+  containers: [{name: c, image: x}]
+"""

@@ -63,6 +63,7 @@ def test_discovery_documents(lab, http) -> None:
     groups = http.get(f"{lab.url}/apis").json()
     assert [g["name"] for g in groups["groups"]] == [
         "rbac.authorization.k8s.io",
+        "storage.k8s.io",
         "apiextensions.k8s.io",
     ]
     assert http.get(f"{lab.url}/openapi/v2").status_code == 404

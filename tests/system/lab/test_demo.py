@@ -39,6 +39,10 @@ def test_demo_runs_green_within_two_minutes_and_cleans_up(where):
         "host-network pod reads node keys",
         "node process (kubelet) reads node keys",
         "rules flushed by hand",
+        "node A reads the secret of a pod on B",
+        "node A relabels node B (dry run)",
+        "node-scoped DaemonSet pod on A lists B's pods",
+        "podwarden nodeauth verify --node lab-node",
     ):
         assert line in got.stdout
     assert "This metadata endpoint is concealed." in got.stdout

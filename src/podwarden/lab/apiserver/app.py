@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,7 +19,17 @@ from aiohttp import web
 
 from podwarden import logs
 from podwarden.kube import selectors
-from podwarden.lab.apiserver import access, discovery, errors, openapi, patch, routes, tables
+from podwarden.lab.apiserver import (
+    access,
+    authconfig,
+    discovery,
+    errors,
+    openapi,
+    patch,
+    routes,
+    tables,
+)
+from podwarden.lab.apiserver import guard as lab_guard
 from podwarden.lab.apiserver.resources import ResourceType
 from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.storage import Filter, Storage
@@ -25,6 +37,54 @@ from podwarden.lab.apiserver.storage import Filter, Storage
 _log = logs.get("lab.apiserver")
 JSON = "application/json"
 STORAGE_KEY: web.AppKey[Storage] = web.AppKey("storage", Storage)
+
+
+@dataclass
+class Guard:
+    """The administrator's token (None: no token needed) and the followed auth config."""
+
+    admin: TokenAuth | None
+    config: authconfig.Following
+
+
+GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard", Guard)
+_RESOURCE_PREFIXES = ("/api/v1/", "/apis/")
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Authenticate; authorize callers other than the administrator (guard.py)."""
+    guard = request.app[GUARD_KEY]
+    cfg = guard.config.get()
+    admin_token = guard.admin.token if guard.admin is not None else None
+    who = lab_guard.identify(request, cfg, admin_token)
+    request["who"] = who
+    if who is not None and request.path.startswith(_RESOURCE_PREFIXES):
+        try:
+            target = routes.parse(request.path, registry=request.app[STORAGE_KEY].registry)
+        except errors.StatusError:
+            target = None  # discovery documents and unknown paths: the handler answers
+        if target is not None:
+            attrs = lab_guard.attributes(request, target)
+            request["attrs"] = attrs
+            decision, reason = await lab_guard.authorize(cfg, who, attrs)
+            if decision != "allow":
+                raise lab_guard.forbidden(who, attrs, reason)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def _admit(
+    request: web.Request, operation: str, obj: Any, old: Any, *, dry_run: bool
+) -> None:
+    who = request.get("who")
+    if who is None or "attrs" not in request:
+        return
+    cfg = request.app[GUARD_KEY].config.get()
+    if cfg.admission:
+        await lab_guard.admit(cfg, who, request["attrs"], operation, obj, old, dry_run=dry_run)
+
+
 BOOKMARK_KEY: web.AppKey[float] = web.AppKey("bookmark_interval", float)
 
 
@@ -236,7 +296,10 @@ async def resource(request: web.Request) -> web.StreamResponse:
         if method == "GET":
             return _list(request, storage, target)
         if method == "POST":
-            created = storage.create(rtype, ns, await _body(request), dry_run=_dry_run(request))
+            body = await _body(request)
+            dry_run = _dry_run(request)
+            await _admit(request, "CREATE", body, None, dry_run=dry_run)
+            created = storage.create(rtype, ns, body, dry_run=dry_run)
             return _json(created, status=201)
         if method == "DELETE":
             items, _version = storage.select(_selection(request, target))
@@ -259,6 +322,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
     if method == "PUT":
         body = await _body(request)
         dry_run = _dry_run(request)
+        await _admit(request, "UPDATE", body, storage.get(rtype, ns, name), dry_run=dry_run)
         return _json(storage.update(rtype, ns, name, body, subresource=sub, dry_run=dry_run))
     if method == "PATCH":
         patch.check_media_type(request.headers.get("Content-Type", ""))
@@ -269,6 +333,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
             raise errors.bad_request("the patch did not produce an object")
         # a resourceVersion in the patch is a precondition (409 if stale), as upstream
         dry_run = _dry_run(request)
+        await _admit(request, "UPDATE", patched, current, dry_run=dry_run)
         return _json(storage.update(rtype, ns, name, patched, subresource=sub, dry_run=dry_run))
     if method == "DELETE":
         options = await _body(request)
@@ -278,6 +343,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
         if grace is None and "gracePeriodSeconds" in request.query:
             grace = _count(request, "gracePeriodSeconds")
         dry_run = _dry_run(request)
+        await _admit(request, "DELETE", None, storage.get(rtype, ns, name), dry_run=dry_run)
         return _json(storage.delete(rtype, ns, name, preconditions=preconditions, dry_run=dry_run))
     raise errors.method_not_allowed(method)
 
@@ -354,7 +420,7 @@ async def compact(request: web.Request) -> web.Response:
 
 
 class TokenAuth:
-    """Static bearer-token authentication (kube-apiserver's token file, one user).
+    """Static bearer-token authentication of the administrator (checked in `_guard`).
 
     `token` may be changed while serving, to test clients that re-read a
     rotated service-account token.
@@ -363,17 +429,6 @@ class TokenAuth:
     def __init__(self, token: str) -> None:
         self.token = token
 
-    def middleware(self) -> Any:
-        @web.middleware
-        async def check(request: web.Request, handler: Any) -> web.StreamResponse:
-            if request.headers.get("Authorization", "") != f"Bearer {self.token}":
-                failure = errors.StatusError(401, "Unauthorized", "Unauthorized")
-                return _json(failure.status(), status=401)
-            response: web.StreamResponse = await handler(request)
-            return response
-
-        return check
-
 
 def build(
     storage: Storage,
@@ -381,12 +436,16 @@ def build(
     bookmark_interval: float = 5.0,
     auth: TokenAuth | None = None,
     sar_answers: AnswerTable | None = None,
+    auth_config: Path | None = None,
 ) -> web.Application:
-    """The application; with `auth`, every request must carry its bearer token.
-    SubjectAccessReviews are answered from `sar_answers` only (none: all denied)."""
-    middlewares: list[Any] = [_status_errors] + ([auth.middleware()] if auth else [])
+    """The application; with `auth`, every request must carry its bearer token (or one of
+    `auth_config`'s users' tokens, which are then authorized and admitted: guard.py).
+    SubjectAccessReviews are answered by `auth_config`'s authorizer chain when it has
+    one, otherwise from `sar_answers` only (none: all denied)."""
+    middlewares: list[Any] = [_status_errors, _guard]
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[STORAGE_KEY] = storage
+    app[GUARD_KEY] = Guard(auth, authconfig.Following(auth_config))
     app[BOOKMARK_KEY] = bookmark_interval
     app.router.add_get("/version", version)
     app.router.add_get("/api", core)
@@ -400,8 +459,10 @@ def build(
     app.router.add_get("/openapi/v3", openapi_index)
     app.router.add_get("/openapi/v3/{tail:.+}", openapi_document)
     app.router.add_route("*", "/openapi/{tail:.*}", not_found)  # no v2: kubectl uses v3
-    # before the catch-all
-    app.router.add_post(access.PATH, access.handler(sar_answers or AnswerTable()))
+    app.router.add_post(
+        access.PATH,
+        access.handler(sar_answers or AnswerTable(), lambda a: a[GUARD_KEY].config.get()),
+    )  # before the catch-all
     app.router.add_route("*", "/api/v1/{tail:.+}", resource)
     app.router.add_route("*", "/apis/{group}/{version}/{tail:.+}", resource)
     return app

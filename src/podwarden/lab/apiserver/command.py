@@ -69,6 +69,11 @@ async def _serve(
     help="Require this bearer token on every request (default: no authentication).",
 )
 @click.option(
+    "--auth-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Users (tokens), authorizer chain and admission webhooks (YAML, re-read on change).",
+)
+@click.option(
     "--history",
     default=10_000,
     show_default=True,
@@ -100,6 +105,7 @@ def apiserver(
     tls_cert: Path | None,
     tls_key: Path | None,
     token: str | None,
+    auth_config: Path | None,
     history: int,
     bookmark_interval: float,
     watch_delay: float,
@@ -119,6 +125,7 @@ def apiserver(
             pod_termination=pod_termination,
             token=token,
             sar_answers=AnswerTable.load(sar_answers_file) if sar_answers_file else None,
+            auth_config=auth_config,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

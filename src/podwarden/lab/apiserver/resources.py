@@ -187,6 +187,20 @@ RBAC = [
         ("clusterrolebindings", "ClusterRoleBinding", False),
     )
 ]
+STORAGE = [
+    ResourceType(
+        "storage.k8s.io",
+        "v1",
+        "volumeattachments",
+        "VolumeAttachment",
+        False,
+        extra_fields=frozenset({"spec.nodeName"}),
+    ),
+    ResourceType(
+        "storage.k8s.io", "v1", "csidrivers", "CSIDriver", False, has_spec_generation=False
+    ),
+]
+"""Added by the node-authorization part (issue 10): the node graph follows these."""
 CRDS = ResourceType(
     "apiextensions.k8s.io",
     "v1",
@@ -197,7 +211,7 @@ CRDS = ResourceType(
     ("api-extensions",),
     subresources=("status",),
 )
-ALL: tuple[ResourceType, ...] = (*CORE, *RBAC, CRDS)
+ALL: tuple[ResourceType, ...] = (*CORE, *RBAC, *STORAGE, CRDS)
 
 
 @dataclass

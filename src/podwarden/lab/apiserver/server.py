@@ -114,9 +114,11 @@ class LabApiServer:
         save_delay: float = 0.2,
         token: str | None = None,
         sar_answers: AnswerTable | None = None,
+        auth_config: Path | None = None,
     ) -> None:
         self.storage = Storage(history=history)
         self.sar_answers = sar_answers or AnswerTable()
+        self.auth_config = auth_config
         self.state_file = state_file
         self._save_delay = save_delay
         self._save_task: asyncio.Task[None] | None = None
@@ -169,6 +171,7 @@ class LabApiServer:
             bookmark_interval=self._bookmark_interval,
             auth=self.auth,
             sar_answers=self.sar_answers,
+            auth_config=self.auth_config,
         )
         self._runner = web.AppRunner(application, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
