@@ -29,7 +29,7 @@ other size limit than the alias rule; nesting is bounded by nesting.MAX_DEPTH.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +106,18 @@ def documents(text: str) -> Iterator[Document]:
                 "a second document after `...` in the same `---` section: "
                 "kubectl reads only the first; separate documents with `---`",
             )
-        value = _Decoder().document(roots[0])
+        try:
+            value = _Decoder().document(roots[0])
+        except RecursionError:  # a backstop: the depth checks above come first
+            raise Refused(roots[0].line, "nested too deeply to read") from None
         if value is not None:
             yield Document(roots[0].line, value, roots[0])
 
 
 def _where(path: list[str | int]) -> str:
+    """The JSON path being decoded, shortened in the middle when it is long."""
+    if len(path) > 12:
+        return f"{_where(path[:4])}…{_where(path[-4:])}"
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
@@ -165,9 +171,15 @@ class _Decoder:
     def value(self, node: Node) -> Any:
         self.count(node)
         if node.kind == "alias":
-            return self.alias(node, self.value)
-        if len(self.path) > nesting.MAX_DEPTH:
-            raise self.refuse(node, f"nested more than {nesting.MAX_DEPTH} levels deep")
+            target = self.enter_alias(node)
+            try:
+                return self.value(target)
+            finally:
+                self.aliases.pop()
+        if len(self.path) + len(self.merges) > nesting.MAX_DEPTH:
+            raise self.refuse(
+                node, f"nested more than {nesting.MAX_DEPTH} levels deep (aliases expanded)"
+            )
         if node.kind == "scalar":
             return self.scalar(node)
         if node.kind == "sequence":
@@ -183,17 +195,15 @@ class _Decoder:
         self.fill(node, mapping, {})
         return mapping.values
 
-    def alias(self, node: Node, then: Callable[[Node], Any]) -> Any:
-        """go-yaml's alias(): expand the anchored node, counting what it decodes as
-        coming from aliases, and refuse an alias met again inside its own expansion."""
+    def enter_alias(self, node: Node) -> Node:
+        """go-yaml's alias(): the anchored node to expand (the caller pops `aliases`
+        when done); what it decodes counts as coming from aliases. An alias met again
+        inside its own expansion is refused."""
         target = node.target
         if target is None or any(node is open_ for open_ in self.aliases):
             raise self.refuse(node, f"anchor '{node.anchor}' value contains itself")
         self.aliases.append(node)
-        try:
-            return then(target)
-        finally:
-            self.aliases.pop()
+        return target
 
     def check_tag(self, node: Node, allowed: str) -> None:
         if node.tag is not None and node.tag != allowed:
@@ -270,6 +280,10 @@ class _Decoder:
     def merge(self, node: Node, out: _Mapping, protected: Mapping[str, int]) -> None:
         """go-yaml v2's merge(): a mapping, an alias of one, or a sequence of those
         applied last to first (so the first one listed wins among them)."""
+        if len(self.path) + len(self.merges) > nesting.MAX_DEPTH:
+            raise self.refuse(
+                node, f"merges nested more than {nesting.MAX_DEPTH} levels deep (aliases expanded)"
+            )
         if node.kind == "sequence":
             self.check_tag(node, SEQ_TAG)
             candidates = list(reversed(node.items))
@@ -282,16 +296,17 @@ class _Decoder:
                     candidate, "kubectl refuses it: map merge requires map or sequence of maps"
                 )
             self.count(candidate)
-            if candidate.kind == "alias":
-                self.alias(candidate, lambda mapping: self.merge_aliased(mapping, out, protected))
-            else:
+            if candidate.kind != "alias":
                 self.check_tag(candidate, MAP_TAG)
                 self.fill(candidate, out, protected)
-
-    def merge_aliased(self, node: Node, out: _Mapping, protected: Mapping[str, int]) -> None:
-        self.count(node)  # go-yaml unmarshals the anchored mapping: one more value
-        self.check_tag(node, MAP_TAG)
-        self.fill(node, out, protected)
+                continue
+            self.enter_alias(candidate)
+            try:
+                self.count(target)  # go-yaml unmarshals the anchored mapping: one more value
+                self.check_tag(target, MAP_TAG)
+                self.fill(target, out, protected)
+            finally:
+                self.aliases.pop()
 
 
 class _Mapping:
