@@ -193,12 +193,20 @@ class _Writer:
         if self.chance(5):
             return self.fdp.ConsumeUnicodeNoSurrogates(6).replace("\n", " ")
         text = self.choice(PLAIN) if self.chance(60) else self.choice(SCALARS)
-        if self.chance(10):
-            self.count += 1
-            name = f"a{self.count}"
-            self.anchors.append(name)
-            return f"&{name} {text}"
-        return text
+        return self.anchored("a", text) if self.chance(10) else text
+
+    def anchored(self, prefix: str, text: str) -> str:
+        """`text` under a new anchor, which later values may alias."""
+        self.count += 1
+        name = f"{prefix}{self.count}"
+        self.anchors.append(name)
+        return f"&{name} {text}"
+
+    def capabilities(self) -> str:
+        """`{add: [...], drop: [...]}` in flow style, items from the scalar pool."""
+        add = ", ".join(self.scalar() for _ in range(self.fdp.ConsumeIntInRange(0, 3)))
+        body = f"{{add: [{add}], drop: [ALL]}}"
+        return self.anchored("c", body) if self.chance(20) else body
 
     def flow_map(self) -> str:
         pairs = [
@@ -210,12 +218,7 @@ class _Writer:
                 "<<: *" + self.choice(tuple(self.anchors)),
             )
         body = "{" + ", ".join(pairs) + "}"
-        if self.chance(30):
-            self.count += 1
-            name = f"m{self.count}"
-            self.anchors.append(name)
-            return f"&{name} {body}"
-        return body
+        return self.anchored("m", body) if self.chance(30) else body
 
 
 def _indent(lines: list[str], spaces: int) -> str:
@@ -254,7 +257,8 @@ def manifest(fdp: Any, name: str, *, second: bool = False) -> str:
     for _ in range(fdp.ConsumeIntInRange(1, 6)):
         where, key = FIELDS[fdp.ConsumeIntInRange(0, len(FIELDS) - 1)]
         if key not in dict(chosen.get(where, [])):  # duplicates only on purpose, below
-            chosen.setdefault(where, []).append((key, writer.scalar()))
+            value = writer.capabilities() if key == "capabilities" else writer.scalar()
+            chosen.setdefault(where, []).append((key, value))
     text = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n"
     if "label" in chosen:
         text += "  labels:\n" + _indent(_mapping_lines(writer, chosen["label"], 4), 4)

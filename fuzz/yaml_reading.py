@@ -76,6 +76,7 @@ class Oracle:
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
         self.pending: dict[str, tuple[str, list[dict[str, Any]] | None]] = {}
+        self.refusals: dict[str, str] = {}
         self.seen: set[str] = set()
         self.last_flush = time.monotonic()
         self.folder = Path(tempfile.gettempdir()) / f"podwarden-fuzz-yaml-{os.getpid()}"
@@ -87,7 +88,9 @@ class Oracle:
         else:
             print("yaml fuzz: kubectl not found; podwarden-only checks", file=sys.stderr)
 
-    def add(self, name: str, text: str, objects: list[dict[str, Any]] | None) -> None:
+    def add(
+        self, name: str, text: str, objects: list[dict[str, Any]] | None, refusal: str = ""
+    ) -> None:
         digest = hashlib.sha256(text.replace(name, "NAME").encode()).hexdigest()
         if self.cli is None or digest in self.seen:
             self.stats["not compared (seen before)"] += self.cli is not None
@@ -102,6 +105,7 @@ class Oracle:
             self.seen.clear()
         self.seen.add(digest)
         self.pending[name] = (text, objects)
+        self.refusals[name] = refusal
         if len(self.pending) >= BATCH or (waited > FLUSH_SECONDS and len(self.pending) >= 16):
             self.flush()
 
@@ -113,20 +117,19 @@ class Oracle:
         for name, (text, _) in self.pending.items():
             (batch / f"{name}.yaml").write_bytes(text.encode())
         sent, errors = self.cli.read_folder(batch)
+        refusals = self.refusals
         by_name: dict[str, list[dict[str, Any]]] = {}
         for obj in sent:
             by_name.setdefault(str((obj.get("metadata") or {}).get("name")), []).append(obj)
         for name, (text, objects) in self.pending.items():
             self.stats["compared"] += 1
             if objects is None:
-                self.stats[
-                    "refused, kubectl refuses"
-                    if f"{name}.yaml" in errors
-                    else "refused, kubectl reads"
-                ] += 1
+                verdict = "kubectl refuses" if f"{name}.yaml" in errors else "kubectl reads"
+                self.stats[f"refused ({reason_of(refusals[name])}), {verdict}"] += 1
                 continue
             self._compare(name, text, objects, by_name, errors.get(f"{name}.yaml", ""))
         self.pending.clear()
+        self.refusals = {}
         self.last_flush = time.monotonic()
         print(
             f"yaml fuzz: {json.dumps(dict(sorted(self.stats.items())))}",
@@ -188,7 +191,7 @@ def check(text: str, name: str) -> None:
     except inputs.InputError as exc:
         ORACLE.stats["refused"] += 1
         ORACLE.stats["refused: " + reason_of(str(exc))] += 1
-        ORACLE.add(name, text, None)
+        ORACLE.add(name, text, None, str(exc))
         return
     ORACLE.stats["read"] += 1
     ORACLE.add(name, text, objects)

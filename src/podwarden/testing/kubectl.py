@@ -35,6 +35,7 @@ contexts:
   context: {{cluster: lab, user: lab, namespace: default}}
 current-context: lab
 """
+"""A kubeconfig for a lab API server without authentication (`.format(url=...)`)."""
 _ERROR = re.compile(
     r"^(?:error: )?(?:error parsing|unable to decode|unable to recognize|error validating) "
     r'"?(?P<file>[^":]+?)"?: (?P<reason>.*)$'

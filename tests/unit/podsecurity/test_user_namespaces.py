@@ -31,20 +31,17 @@ from podwarden.cli import main
 from podwarden.podsecurity import evaluate
 
 
+def container(**security_context: Any) -> dict[str, Any]:
+    """Container "a", restricted-clean apart from `security_context`."""
+    clean = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return {"name": "a", "image": "x", "securityContext": {**clean, **security_context}}
+
+
 def pod(spec: dict[str, Any]) -> dict[str, Any]:
     """A restricted-clean pod with `spec` merged in."""
     base = {
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [
-            {
-                "name": "a",
-                "image": "x",
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }
-        ],
+        "containers": [container()],
     }
     merged = {**base, **spec}
     if "securityContext" in spec:
@@ -84,17 +81,7 @@ TABLE: list[tuple[str, dict[str, Any], set[str], set[str]]] = [
         {
             "hostUsers": False,
             "securityContext": {"runAsNonRoot": True},
-            "containers": [
-                {
-                    "name": "a",
-                    "image": "x",
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                        "procMount": "Unmasked",
-                    },
-                }
-            ],
+            "containers": [container(procMount="Unmasked")],
         },
         {"procMount"},
         {"procMount_restricted"},
