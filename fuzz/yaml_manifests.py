@@ -167,6 +167,7 @@ FIELDS = (
     ("mount", "readOnly"),
     ("label", "app"),
     ("container", "image"),
+    ("sc", "capabilities"),
 )
 
 EDIT_CHARS = "-:#&*!|>{}[],'\"\t \n<"
