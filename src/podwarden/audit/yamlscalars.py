@@ -46,6 +46,8 @@ _V2_HINTS = {**dict.fromkeys("+-", "S"), **dict.fromkeys("0123456789", "D"), "."
 _V2_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+\.?[0-9]*)([eE][-+]?[0-9]+)?")
 
+_LEADING_ZERO_OCTAL = re.compile(r"\+?0[0-7]+")
+
 _CORE_NULL = frozenset(("", "~", "null", "Null", "NULL"))
 _CORE_BOOL = {"true": True, "True": True, "TRUE": True}
 _CORE_BOOL.update({"false": False, "False": False, "FALSE": False})
@@ -264,6 +266,11 @@ def resolve(text: str, *, tag: str | None, plain: bool) -> Any:
             advice = f'write {describe(ours)}, or "{text}" for the string'
         elif isinstance(ours, str):
             advice = f'quote it ("{text}") to keep the string'
+        elif _LEADING_ZERO_OCTAL.fullmatch(text) and ours >= 0:
+            advice = (
+                f"write {ours}, or {oct(ours)} for octal "
+                "(kubectl and YAML 1.2 readers agree on both)"
+            )
         else:
             advice = f"write {describe(ours)}" + (
                 f', or "{text}" for the string' if isinstance(other, str) else ""

@@ -252,6 +252,25 @@ def _fields() -> list[Case]:
     ]
 
 
+def _modes() -> list[Case]:
+    """File modes, where octal with a leading zero is a common (and ambiguous) idiom."""
+
+    def secret(mode: str) -> str:
+        return pod(
+            "mode",
+            "  containers: [{name: c, image: x}]\n"
+            f"  volumes: [{{name: s, secret: {{secretName: s, defaultMode: {mode}}}}}]\n",
+        )
+
+    where = "spec.volumes[0].secret.defaultMode"
+    return [
+        Case("mode-0440", secret("0440"), "`0440` is 288 to kubectl", {where: 288}),
+        Case("mode-0o440", secret("0o440"), READ, {where: 288}),
+        Case("mode-288", secret("288"), READ, {where: 288}),
+        Case("mode-0644", secret("0644"), "write 420, or 0o644 for octal", {where: 420}),
+    ]
+
+
 def _keys() -> list[Case]:
     def labels(body: str, name: str = "lbl") -> str:
         return (
@@ -472,6 +491,7 @@ CASES: list[Case] = [
     *_privileged(),
     *_numbers(),
     *_fields(),
+    *_modes(),
     *_keys(),
     *_merges(),
     *_aliases(),
