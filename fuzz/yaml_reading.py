@@ -49,6 +49,7 @@ REASONS = (
     ("unknown-anchor", "unknown anchor"),
     ("tag", "is not read by podwarden (kubectl"),
     ("key-type", "mapping key"),
+    ("key-collision", "both become the JSON key"),
     ("out-of-range", "64-bit integer range"),
     ("kubectl-refuses", "kubectl refuses it"),
     ("separator", "document separator"),
