@@ -71,6 +71,15 @@ def reason_of(message: str) -> str:
     return next((name for name, marker in REASONS if marker in message), "other")
 
 
+def _remove_stale_folders() -> None:
+    """libFuzzer ends the process without Python's clean-up, so each run leaves its
+    batch folder behind: remove those of runs that are no longer alive."""
+    for folder in Path(tempfile.gettempdir()).glob("podwarden-fuzz-yaml-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class Oracle:
     """Batches manifests for kubectl and keeps the counts."""
 
@@ -81,6 +90,7 @@ class Oracle:
         self.seen: set[str] = set()
         self.last_flush = time.monotonic()
         self.folder = Path(tempfile.gettempdir()) / f"podwarden-fuzz-yaml-{os.getpid()}"
+        _remove_stale_folders()
         shutil.rmtree(self.folder, ignore_errors=True)
         self.cli: kubectl.Kubectl | None = None
         if kubectl.available():
