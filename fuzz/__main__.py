@@ -22,6 +22,7 @@ TARGETS = {
     "firewall": "fuzz.target",
     "admission_review": "fuzz.admission_review",
     "http1": "fuzz.http1_server",
+    "yaml": "fuzz.yaml_reading",
 }
 
 

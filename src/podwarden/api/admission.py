@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from podwarden.api import nesting
+
 ADMISSION_V1 = "admission.k8s.io/v1"
 ADMISSION_V1BETA1 = "admission.k8s.io/v1beta1"
 ADMISSION_VERSIONS = (ADMISSION_V1, ADMISSION_V1BETA1)
@@ -84,9 +86,11 @@ class AdmissionReview(_Model):
 def parse_review(body: bytes) -> AdmissionReview:
     """Decode and validate a request body; MalformedReview says what is wrong and where."""
     try:
-        data = json.loads(body)
+        data = nesting.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReview(f"the body is not JSON: {exc}") from None
+    except nesting.TooDeep as exc:
+        raise MalformedReview(f"the body is {exc}") from None
     if not isinstance(data, dict):
         raise MalformedReview(f"expected an AdmissionReview object, got {type(data).__name__}")
     if data.get("apiVersion") not in ADMISSION_VERSIONS:

@@ -4,6 +4,12 @@ Multi-document YAML, JSON (an object or an array), and `List` kinds (`v1/List`,
 `PodList`, ...) are flattened into single objects, each with its file and the
 line it starts on — so every finding, and every SARIF result, can point at it.
 Unreadable input raises InputError with the file and line, never a traceback.
+
+YAML is read as kubectl reads it (kubeyaml): what `check` judges is what
+`kubectl apply` would send, and a document kubectl and other readers could
+disagree on is refused. JSON is held to the same standard: duplicate keys,
+NaN, numbers outside int64 and nesting past nesting.MAX_DEPTH are refused, and an
+integral number is an integer (`1.0` is sent as 1).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from podwarden.api import nesting
+from podwarden.audit import kubeyaml, yamlscalars
+from podwarden.audit.yamlnodes import Node
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -75,34 +83,61 @@ def read_text(name: str, text: str) -> Iterator[SourcedObject]:
     if name.endswith(".json") or text.lstrip().startswith(("{", "[")):
         yield from _flatten(name, 1, _json(name, text))
         return
-    loader = yaml.CSafeLoader(text)
     try:
-        while True:
-            try:
-                if not loader.check_node():
-                    break
-                node = loader.get_node()
-                if node is None:
-                    break
-                data = loader.construct_document(node)
-            except yaml.MarkedYAMLError as exc:
-                mark = exc.problem_mark or exc.context_mark
-                line = mark.line + 1 if mark is not None else 0
-                raise InputError(f"{name}:{line}: invalid YAML: {exc.problem or exc}") from None
-            except yaml.YAMLError as exc:
-                raise InputError(f"{name}:0: invalid YAML: {exc}") from None
-            if data is None:
-                continue
-            yield from _flatten(name, node.start_mark.line + 1, data, node)
-    finally:
-        loader.dispose()
+        for document in kubeyaml.documents(text):
+            yield from _flatten(name, document.line, document.value, document.node)
+    except kubeyaml.Refused as exc:
+        raise InputError(f"{name}:{exc.line}: {exc}") from None
+
+
+class _JsonRefusal(ValueError):
+    """Raised from the decoder hooks; the message is the reason."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _JsonRefusal(f"key {key!r} written twice (readers keep the first or the last)")
+        found[key] = value
+    return found
+
+
+def _constant(word: str) -> Any:
+    raise _JsonRefusal(f"{word} is not JSON (kubectl refuses it)")
 
 
 def _json(name: str, text: str) -> Any:
     try:
-        return json.loads(text)
+        value = nesting.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+        return _canonical(value)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except (_JsonRefusal, nesting.TooDeep) as exc:
+        raise InputError(f"{name}:1: refused JSON: {exc}") from None
+    except yamlscalars.KubectlError as exc:
+        raise InputError(f"{name}:1: refused JSON: kubectl refuses it: {exc}") from None
+    except yamlscalars.OutOfRange as exc:
+        raise InputError(f"{name}:1: refused JSON: {exc} (kubectl would send a float)") from None
+
+
+def _canonical(value: Any) -> Any:
+    """Numbers as kubectl sends them; strings must be valid Unicode (no lone surrogates)."""
+    if isinstance(value, dict):
+        return {_text(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, str):
+        return _text(value)
+    return yamlscalars.json_number(value)
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _JsonRefusal(f"a string holds an unpaired surrogate: {value[:40]!r}") from None
+    return value
 
 
 def _flatten(name: str, line: int, data: Any, node: Any = None) -> Iterator[SourcedObject]:
@@ -124,9 +159,11 @@ def _flatten(name: str, line: int, data: Any, node: Any = None) -> Iterator[Sour
 
 def _item_lines(node: Any) -> list[int]:
     """Start lines of the `items` entries of a List document's node."""
-    if not isinstance(node, yaml.MappingNode):
+    while isinstance(node, Node) and node.kind == "alias":
+        node = node.target
+    if not isinstance(node, Node) or node.kind != "mapping":
         return []
-    for key, value in node.value:
-        if getattr(key, "value", None) == "items" and isinstance(value, yaml.SequenceNode):
-            return [child.start_mark.line + 1 for child in value.value]
+    for key, value in node.pairs:
+        if key.kind == "scalar" and key.text == "items" and value.kind == "sequence":
+            return [child.line for child in value.items]
     return []

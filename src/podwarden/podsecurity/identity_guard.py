@@ -4,6 +4,11 @@ The metadata proxy would refuse such a pod its credentials anyway; refusing it a
 admission says so at `kubectl apply` time instead of at the first failed SDK call,
 and keeps a pod that was never meant to run from running. The rule itself is
 `podwarden.api.rolepolicy.role_permitted`, shared with the proxy.
+
+The proxy reads a running pod's role annotations live, so adding or changing one
+on an existing pod (an UPDATE that touches nothing else) changes what the pod can
+reach: `roles_changed` tells the webhook such an update must be judged even though
+Pod Security Admission would call it insignificant.
 """
 
 from __future__ import annotations
@@ -48,3 +53,19 @@ def check_pod(
         if not permitted:
             reasons.append(f"identity guard: annotation {key}={role!r} refused: {why}")
     return reasons
+
+
+def _role_values(pod: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    meta = pod.get("metadata") if isinstance(pod, Mapping) else None
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    if not isinstance(annotations, Mapping):
+        annotations = {}
+    return tuple(annotations.get(key) for key, _ in ROLE_ANNOTATIONS)
+
+
+def roles_changed(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """True when an update adds, changes or removes any role annotation (or `old` is
+    unknown, so nothing proves the annotations are unchanged)."""
+    if not isinstance(old, Mapping):
+        return True
+    return _role_values(new) != _role_values(old)

@@ -5,7 +5,10 @@ the workload kinds are judged; pod subresources other than `ephemeralcontainers`
 (status, binding, exec…) and every workload subresource (scale, status) pass
 untouched; a pod UPDATE that changes no container's image or seccomp annotation
 and adds no ephemeral container passes (PSA's "significant update" rule, so
-relabelling a pod that predates a stricter namespace label keeps working).
+relabelling a pod that predates a stricter namespace label keeps working). The
+one exception is the tenant preset's identity guard: the metadata proxy reads a
+pod's cloud-role annotation live, so an update that adds or changes one is
+always judged (by the guard alone).
 Workloads are judged by their pod template on the audit and warn levels only, as
 PSA does, unless `workloads: refuse`. The engines are pure; the
 only awaited step is asking the authorizer which PSPs the requester may use.
@@ -19,7 +22,7 @@ from typing import Any, Literal
 
 from podwarden.api import admission
 from podwarden.kube import store
-from podwarden.podsecurity import namespace, tenant, workloads
+from podwarden.podsecurity import identity_guard, namespace, tenant, workloads
 from podwarden.podsecurity.levels import Level
 from podwarden.podsecurity.psp import engine
 from podwarden.webhooks import access
@@ -145,14 +148,18 @@ def _service_account(pod: Mapping[str, Any]) -> str:
 class Target:
     """The pod-shaped thing to judge and how the request reached it.
 
-    `significant` is False for a pod update PSA would not re-evaluate; `template_error`
-    says why a workload's pod template could not be read (then `pod` is empty)."""
+    `significant` is False for a pod update PSA would not re-evaluate; `roles_changed`
+    is True when the update adds, changes or removes a cloud-role annotation (which
+    the metadata proxy reads live, so the tenant guard judges it whatever PSA says);
+    `template_error` says why a workload's pod template could not be read (then `pod`
+    is empty)."""
 
     pod: Mapping[str, Any]
     workload: bool
     ephemeral: bool
     significant: bool = True
     template_error: str = ""
+    roles_changed: bool = True
 
 
 def scope(request: admission.AdmissionRequest) -> Target | Answer:
@@ -166,12 +173,13 @@ def scope(request: admission.AdmissionRequest) -> Target | Answer:
             return _out_of_scope()
         if obj is None:
             return _deny("object: a pod is required", code=400, reason="BadRequest")
-        significant = request.operation != "UPDATE" or _significant_update(obj, request.old_object)
+        update = request.operation == "UPDATE"
         return Target(
             obj,
             workload=False,
             ephemeral=request.sub_resource == "ephemeralcontainers",
-            significant=significant,
+            significant=not update or _significant_update(obj, request.old_object),
+            roles_changed=not update or identity_guard.roles_changed(obj, request.old_object),
         )
     if key in WORKLOAD_RESOURCES:
         if request.sub_resource:
@@ -259,6 +267,9 @@ def _tenant(
     view: store.ClusterView,
     ns_name: str,
 ) -> Answer:
+    """The tenant preset. A pod update PSA calls insignificant that changes a role
+    annotation is judged by the identity guard alone: the rest of the pod was judged
+    when it was created (or predates the preset), as PSA's rule intends."""
     exempt = settings.exemptions.reason(
         username=request.user_info.username,
         namespace=ns_name,
@@ -267,9 +278,15 @@ def _tenant(
     if exempt:
         return Answer(True, audit_annotations={"exempt": exempt})
     ns = view.namespace(ns_name)
+    ns_annotations = ns.annotations if ns is not None else None
+    if not target.significant:
+        reasons = identity_guard.check_pod(
+            target.pod, ns_annotations, base_role_arn=settings.base_role_arn
+        )
+        return _deny("; ".join(reasons)) if reasons else Answer(True)
     result = tenant.evaluate_tenant(
         target.pod,
-        namespace_annotations=ns.annotations if ns is not None else None,
+        namespace_annotations=ns_annotations,
         base_role_arn=settings.base_role_arn,
         version=settings.tenant_version,
     )
@@ -336,7 +353,7 @@ async def judge(
     if settings.mode != "pss":
         if target.template_error:
             return _deny(target.template_error, code=400, reason="BadRequest")
-        if not target.significant:
+        if not target.significant and not (settings.mode == "tenant" and target.roles_changed):
             return _out_of_scope()
     meta = (
         target.pod.get("metadata")

@@ -9,21 +9,7 @@ import pytest
 import requests
 
 from podwarden.lab.apiserver.server import ServerThread
-
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster: {{server: "{url}"}}
-users:
-- name: lab
-  user: {{}}
-contexts:
-- name: lab
-  context: {{cluster: lab, user: lab, namespace: default}}
-current-context: lab
-"""
+from podwarden.testing.kubectl import KUBECONFIG
 
 
 @pytest.fixture

@@ -161,3 +161,36 @@ async def test_an_authorizer_that_never_answers_is_a_refusal(
     assert answer["allowed"] is False
     assert answer["status"]["code"] == 500
     assert answer["status"]["message"] == "podwarden webhook could not decide: TimeoutError: "
+
+
+def _deep_review(api_version: str, levels: int) -> bytes:
+    """A review whose pod's spec carries an unknown field holding `levels` nested
+    objects: the body is `levels` + 4 deep (review, request, object, spec). Written
+    by hand, since json.dumps itself refuses to recurse that far."""
+    pod = {**PRIVILEGED, "metadata": {"name": "deep"}}
+    body = json.dumps(review(pod, api_version=api_version))
+    opening, closing = '{"x":' * levels, "}" * levels
+    return body.replace('"spec": {', f'"spec": {{"deep": {opening}1{closing}, ', 1).encode()
+
+
+@pytest.mark.parametrize("endpoint", ["/validate", "/mutate"])
+@pytest.mark.parametrize("api_version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+async def test_deep_nesting_is_400_with_the_reason(
+    start_webhook: Starter, endpoint: str, api_version: str
+) -> None:
+    """Issue 9 finding 10: 2,000 levels used to end in RecursionError, an HTTP 500."""
+    client = await start_webhook(cluster=[namespace("default", **BASELINE)])
+    for levels in (2_000, 20_000, 197):
+        status, answer = await client.post_raw(endpoint, _deep_review(api_version, levels))
+        assert status == 400, (levels, answer)
+        assert answer["reason"] == "BadRequest"
+        assert answer["message"] == (
+            "malformed AdmissionReview: the body is nested more than 200 levels deep "
+            "(the limit is 200)"
+        )
+    # The same review at a depth within the limit is judged (refused as privileged).
+    status, answer = await client.post_raw(endpoint, _deep_review(api_version, 150))
+    assert status == 200, answer
+    assert answer["apiVersion"] == api_version
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["message"].startswith('violates PodSecurity "baseline')

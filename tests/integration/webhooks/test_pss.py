@@ -393,3 +393,69 @@ async def test_tenant_identity_guard_through_the_webhook(start_webhook: Starter)
         assert message.startswith(
             f"identity guard: annotation iam.amazonaws.com/role={role!r} refused: "
         )
+
+
+@pytest.mark.parametrize("api_version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+async def test_tenant_guard_judges_an_update_that_only_changes_a_role(
+    start_webhook: Starter, api_version: str
+) -> None:
+    """Issue 9 finding 6: the proxy reads role annotations live, so an UPDATE adding one
+    is judged even though Pod Security Admission calls it insignificant."""
+    team = namespace("team")
+    team["metadata"]["annotations"] = {
+        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'
+    }
+    client = await start_webhook(cluster=[team], config={"mode": "tenant"})
+    old = yaml.safe_load(yaml.safe_dump(RESTRICTED_POD))
+
+    def update(annotations: dict[str, str], *, labels: dict[str, str] | None = None) -> Any:
+        new = yaml.safe_load(yaml.safe_dump(old))
+        new["metadata"]["annotations"] = annotations
+        if labels:
+            new["metadata"]["labels"] = labels
+        body = review(new, namespace="team", operation="UPDATE", old=old, api_version=api_version)
+        return client.post("/validate", body)
+
+    admin = "arn:aws:iam::1:role/admin"
+    created = await client.post(
+        "/validate",
+        review(
+            {**old, "metadata": {"name": "ok", "annotations": {"iam.amazonaws.com/role": admin}}},
+            namespace="team",
+            api_version=api_version,
+        ),
+    )
+    assert not created["allowed"]
+    refused = await update({"iam.amazonaws.com/role": admin})
+    assert not refused["allowed"], refused
+    assert refused["status"]["code"] == 403
+    assert refused["status"]["message"].startswith(
+        f"identity guard: annotation iam.amazonaws.com/role={admin!r} refused: "
+    )
+    # The same path admits a permitted role, and an update that changes no role.
+    permitted = await update({"iam.amazonaws.com/role": "arn:aws:iam::1:role/app-web"})
+    assert permitted["allowed"], permitted
+    relabelled = await update({}, labels={"tier": "front"})
+    assert relabelled == {
+        "uid": relabelled["uid"],
+        "allowed": True,
+        "status": {"code": 200},
+    }
+
+
+async def test_tenant_role_update_is_judged_by_the_guard_alone(start_webhook: Starter) -> None:
+    """A pod that predates the preset (privileged) may still get a permitted role: the
+    update is judged by the identity guard, not by the restricted level again."""
+    team = namespace("team")
+    team["metadata"]["annotations"] = {
+        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'
+    }
+    client = await start_webhook(cluster=[team], config={"mode": "tenant"})
+    old = yaml.safe_load(yaml.safe_dump(PRIVILEGED_POD))
+    new = yaml.safe_load(yaml.safe_dump(old))
+    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::1:role/app-web"}
+    body = review(new, namespace="team", operation="UPDATE", old=old)
+    assert (await client.post("/validate", body))["allowed"]
+    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::1:role/admin"}
+    body = review(new, namespace="team", operation="UPDATE", old=old)
+    assert not (await client.post("/validate", body))["allowed"]
