@@ -403,7 +403,7 @@ async def test_tenant_guard_judges_an_update_that_only_changes_a_role(
     is judged even though Pod Security Admission calls it insignificant."""
     team = namespace("team")
     team["metadata"]["annotations"] = {
-        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'
+        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::111122223333:role/app-*"]'
     }
     client = await start_webhook(cluster=[team], config={"mode": "tenant"})
     old = yaml.safe_load(yaml.safe_dump(RESTRICTED_POD))
@@ -416,7 +416,7 @@ async def test_tenant_guard_judges_an_update_that_only_changes_a_role(
         body = review(new, namespace="team", operation="UPDATE", old=old, api_version=api_version)
         return client.post("/validate", body)
 
-    admin = "arn:aws:iam::1:role/admin"
+    admin = "arn:aws:iam::111122223333:role/admin"
     created = await client.post(
         "/validate",
         review(
@@ -433,7 +433,7 @@ async def test_tenant_guard_judges_an_update_that_only_changes_a_role(
         f"identity guard: annotation iam.amazonaws.com/role={admin!r} refused: "
     )
     # The same path admits a permitted role, and an update that changes no role.
-    permitted = await update({"iam.amazonaws.com/role": "arn:aws:iam::1:role/app-web"})
+    permitted = await update({"iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/app-web"})
     assert permitted["allowed"], permitted
     relabelled = await update({}, labels={"tier": "front"})
     assert relabelled == {
@@ -448,14 +448,14 @@ async def test_tenant_role_update_is_judged_by_the_guard_alone(start_webhook: St
     update is judged by the identity guard, not by the restricted level again."""
     team = namespace("team")
     team["metadata"]["annotations"] = {
-        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::1:role/app-*"]'
+        "iam.amazonaws.com/allowed-roles": '["arn:aws:iam::111122223333:role/app-*"]'
     }
     client = await start_webhook(cluster=[team], config={"mode": "tenant"})
     old = yaml.safe_load(yaml.safe_dump(PRIVILEGED_POD))
     new = yaml.safe_load(yaml.safe_dump(old))
-    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::1:role/app-web"}
+    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/app-web"}
     body = review(new, namespace="team", operation="UPDATE", old=old)
     assert (await client.post("/validate", body))["allowed"]
-    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::1:role/admin"}
+    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/admin"}
     body = review(new, namespace="team", operation="UPDATE", old=old)
     assert not (await client.post("/validate", body))["allowed"]
