@@ -19,9 +19,9 @@ import click
 from podwarden.lab import cluster, moto, netns, state, topology
 from podwarden.lab import interception as lab_interception
 from podwarden.lab import plan as lab_plan
-from podwarden.lab.apiserver import command as apiserver_command
-from podwarden.lab.cloud import command as cloud_command
-from podwarden.lab.iamcredentials import command as iamcredentials_command
+from podwarden.lab.apiserver import commands as apiserver_command
+from podwarden.lab.cloud import commands as cloud_command
+from podwarden.lab.iamcredentials import commands as iamcredentials_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 

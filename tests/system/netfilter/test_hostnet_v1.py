@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.netfilter import endpoints, hostnet
+from podwarden.netfilter import cgroup_match, endpoints
 from podwarden.testing.netlab import (
     NODE_POD_V4,
     NODE_UP_V4,
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.peers("nftables", "iptables")
 PROXY_PORT = 18192
 HEALTH = "127.0.0.1:18196"
 IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
-CLASSID = hostnet.DEFAULT_CLASSID
+CLASSID = cgroup_match.DEFAULT_CLASSID
 
 
 def _netcls_enabled() -> bool:
