@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import cluster, moto, netns, state, topology
 from podwarden.lab import interception as lab_interception
 from podwarden.lab import plan as lab_plan
@@ -130,7 +131,7 @@ def up(
         click.echo(f"  moto: {moto.URL} (roles {roles}; bucket {moto.BUCKET})")
     click.echo(
         f"  try: podwarden lab exec {plan.pods[0].name} -- curl -s "
-        f"http://{lab_plan.IMDS_V4}/latest/meta-data/"
+        f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/"
     )
     click.echo("       podwarden lab kubectl -- get pods -A -o wide")
 
