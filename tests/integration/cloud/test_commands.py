@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from podwarden.lab.cloud import commands
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 _RUN = "from podwarden.lab.cloud.commands import cloud; cloud()"
 

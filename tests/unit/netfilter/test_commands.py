@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from podwarden.cli import main
+from podwarden.lab.ports import free_port
 from podwarden.netfilter import cgroup_match, render
-from podwarden.testing.net import free_port
 
 
 def test_rules_apply_names_the_bad_key_of_the_config_file(tmp_path: Path):

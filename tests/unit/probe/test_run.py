@@ -17,9 +17,9 @@ from aiohttp import web
 
 from podwarden.api import metadata_addresses
 from podwarden.lab.cloud import secrets, server
+from podwarden.lab.ports import free_port
 from podwarden.probe import checks, report, run
 from podwarden.probe.findings import Exposure, Severity
-from podwarden.testing.net import free_port
 
 # Which emulator provider answers for each metadata host:port of the catalogue.
 EMULATED = {
