@@ -21,6 +21,7 @@ def pod(
     uid: str | None = None,
     annotations: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
+    containers: list[dict[str, Any]] | None = None,
     deleting: bool = False,
     **spec: Any,
 ) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def pod(
         "spec": {
             "nodeName": node,
             "hostNetwork": host_network,
-            "containers": [{"name": "c", "image": "busybox"}],
+            "containers": containers or [{"name": "c", "image": "busybox"}],
             **spec,
         },
         "status": status,
