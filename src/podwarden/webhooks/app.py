@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -82,6 +83,14 @@ class Metrics:
             "PodSecurityPolicy objects in the cluster not in force now (unparsable, duplicate)",
             registry=self.registry,
         )
+        self.certificate_expiry = Gauge(
+            "podwarden_webhook_certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate in use (Unix time)",
+            registry=self.registry,
+        )
+
+    def certificate_loaded(self, not_after: float) -> None:
+        self.certificate_expiry.set(not_after)
 
     def policy_rejected(self, source: str) -> None:
         self.policies_rejected.labels(source).inc()
@@ -233,8 +242,9 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    """This webhook's metrics, then the process-wide ones (the cluster view's reflector)."""
     registry = request.app[WEBHOOK_KEY].metrics.registry
-    response = web.Response(body=generate_latest(registry))
+    response = web.Response(body=generate_latest(registry) + generate_latest(REGISTRY))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 
