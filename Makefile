@@ -37,7 +37,7 @@ $(HELM): | $(STAMP)
 # deploy/{agent,webhook,crds,uninstall}/ are rendered from the chart with fixed values;
 # tests/unit/deploy/test_rendered_manifests.py fails when they are out of date.
 manifests: setup
-	$(PY) -m podwarden.deploytools.manifests --write
+	$(PY) -m deploytools.manifests --write
 
 # Installs the Debian packages the suite needs, only when running as root and one is missing.
 deb:
