@@ -42,7 +42,8 @@ def run(*args: str, timeout: float = 120) -> str:
         [str(binary()), *args], capture_output=True, text=True, timeout=timeout, check=False
     )
     if done.returncode != 0:
-        raise HelmError(done.stderr.strip() or f"helm {args[0]} exited {done.returncode}")
+        said = "\n".join(s.strip() for s in (done.stdout, done.stderr) if s.strip())
+        raise HelmError(said or f"helm {args[0]} exited {done.returncode}")
     return done.stdout
 
 
