@@ -79,8 +79,8 @@ conformance: setup
 	$(VENV)/bin/pytest -q tests/conformance $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench deploytools
+	$(VENV)/bin/ruff format --check src tests bench deploytools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

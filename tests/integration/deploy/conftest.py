@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from deploytools import helm
+
 from podwarden.webhooks import certs
 
 EXAMPLES = helm.CHART / "examples"

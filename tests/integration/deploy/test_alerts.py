@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from deploytools import helm
+
 from tests.integration.deploy.conftest import CERT_MANAGER, MONITORING, helm_or_skip
 
 ALERT_TESTS = helm.CHART / "tests" / "alerts_test.yaml"

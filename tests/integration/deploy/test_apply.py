@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from deploytools import helm
+
 from podwarden.lab.apiserver.server import ServerThread
 from tests.integration.apiserver.conftest import KUBECONFIG
 from tests.integration.deploy.conftest import (

@@ -17,9 +17,9 @@ import click
 import kubernetes_validate
 import pytest
 import yaml
+from deploytools import helm
 from kubernetes_validate import utils as kv_utils
 
-from deploytools import helm
 from podwarden.agent import commands as agent_commands
 from podwarden.agent.settings import AgentConfig
 from podwarden.metadata import firewall
@@ -73,9 +73,7 @@ def objects(**arguments: Any) -> list[dict[str, Any]]:
 
 
 def one(found: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    matching = [
-        o for o in found if o["kind"] == kind and name in (None, o["metadata"]["name"])
-    ]
+    matching = [o for o in found if o["kind"] == kind and name in (None, o["metadata"]["name"])]
     assert len(matching) == 1, (kind, name, len(matching))
     return matching[0]
 
@@ -121,7 +119,9 @@ def test_every_rendered_object_validates_against_the_api_schema(
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            raise AssertionError(f"{name}: {obj['kind']} {obj['metadata']['name']}: {exc}") from None
+            raise AssertionError(
+                f"{name}: {obj['kind']} {obj['metadata']['name']}: {exc}"
+            ) from None
     # the built-in kinds of all renders, each distinct variant once (defaults, clouds, certs)
     assert len(unique) >= 25, len(unique)
     print(f"kubernetes {version}: {len(unique)} distinct objects valid")
@@ -129,7 +129,7 @@ def test_every_rendered_object_validates_against_the_api_schema(
 
 def test_the_chart_refuses_kubernetes_older_than_its_floor() -> None:
     assert CHART_FLOOR == ">=1.25.0-0"
-    with pytest.raises(helm.HelmError, match="incompatible with Kubernetes v1.24"):
+    with pytest.raises(helm.HelmError, match=r"incompatible with Kubernetes v1\.24"):
         helm.template(kube_version="v1.24.0", api_versions=[CERT_MANAGER])
     helm.template(kube_version="v1.25.0", api_versions=[CERT_MANAGER])  # the floor renders
 
@@ -273,7 +273,8 @@ def test_cert_manager_issues_the_serving_certificate_and_injects_the_ca() -> Non
     assert serving["dnsNames"] == certs.service_names("podwarden-webhook", "podwarden")
     assert serving["issuerRef"] == {"kind": "Issuer", "name": "podwarden-webhook-ca"}
     volume = next(
-        v for v in one(found, "Deployment")["spec"]["template"]["spec"]["volumes"]
+        v
+        for v in one(found, "Deployment")["spec"]["template"]["spec"]["volumes"]
         if v["name"] == "tls"
     )
     assert volume["secret"]["secretName"] == serving["secretName"]
@@ -290,7 +291,8 @@ def test_cert_manager_issues_the_serving_certificate_and_injects_the_ca() -> Non
     ("arguments", "message"),
     [
         ({}, "webhook.certificates.caBundle: required"),
-        ({"set_values": {"webhook.certificates.caBundle": "bm90IGEgY2VydA=="}}, "not base64 of a PEM"),
+        ({"set_values": {"webhook.certificates.caBundle": "bm90IGEgY2VydA=="}},
+         "not base64 of a PEM"),
         ({"set_values": {"nodeAuthorization.enabled": "true"}, "api_versions": [CERT_MANAGER]},
          "node authorization webhook"),
         ({"set_values": {"webhook.replicas": "1"}, "api_versions": [CERT_MANAGER]},
@@ -353,7 +355,9 @@ def test_the_webhook_is_replicated_spread_and_budgeted() -> None:
 
 
 def test_the_dashboard_configmap_carries_the_raw_dashboard() -> None:
-    found = objects(api_versions=[CERT_MANAGER], set_values={"monitoring.dashboard.enabled": "true"})
+    found = objects(
+        api_versions=[CERT_MANAGER], set_values={"monitoring.dashboard.enabled": "true"}
+    )
     dashboard = one(found, "ConfigMap", "podwarden-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     raw = (helm.CHART / "dashboards" / "podwarden.json").read_text()

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from deploytools import helm, manifests
+
 from tests.integration.deploy.conftest import helm_or_skip
 
 

@@ -2,10 +2,13 @@
 
 Started for real: the agent (its proxy on loopback, its rules in the lab's node namespace,
 pod identity against the lab API server and moto as STS), a second `podwarden proxy`
-whose STS endpoint and metadata service refuse connections (identity and upstream errors), and `podwarden webhook` over
-TLS following the lab API server. Each is driven until the series the alerts read have
-samples: allowed, denied and answered metadata requests, a metadata service that is down,
-a credential fetch that works and one that fails, rules flushed by hand (a repair), a reconcile that fails, admission reviews.
+whose STS endpoint and metadata service refuse connections (identity and upstream
+errors), and `podwarden webhook` over TLS following the lab API server. Each is driven
+until the series the alerts read have samples: allowed, denied and answered metadata
+requests, a metadata service that is down, a credential fetch that works and one that
+fails, rules flushed by hand (a repair), a reconcile that fails, a new pod (the view's
+lag), admission reviews. Families that still have no sample (a labelled counter that
+never fired, e.g. internal errors) are checked by the label names they declare.
 Then /metrics of each is parsed with prometheus_client's parser and every PromQL selector,
 matcher, grouping label and template label of the PrometheusRule and the Grafana dashboard
 is looked up. A name the product does not expose fails the test.
@@ -25,10 +28,10 @@ from typing import Any
 
 import pytest
 import requests
+from deploytools import helm, promql
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploytools import helm, promql
 from podwarden.agent import run as agent_run
 from podwarden.agent.settings import AgentConfig
 from podwarden.lab.apiserver.server import ServerThread
@@ -45,7 +48,9 @@ PODWARDEN = str(Path(sys.executable).with_name("podwarden"))
 GATE = 'while [ ! -e "$0" ]; do sleep 0.02; done; [ ! -e "$0.fail" ] || exit 1; exec "$@"'
 ACCOUNT = "123456789012"
 # Labels Prometheus (and the chart's PodMonitor / ServiceMonitor) add to every scraped series.
-TARGET_LABELS = frozenset({"job", "instance", "node", "namespace", "pod", "container", "service", "endpoint"})  # fmt: skip
+TARGET_LABELS = frozenset(
+    {"job", "instance", "node", "namespace", "pod", "container", "service", "endpoint"}
+)
 # Series Prometheus makes itself, with their labels.
 SYNTHETIC = {"up": TARGET_LABELS}
 
@@ -130,7 +135,7 @@ def declared_labels(family: str) -> tuple[str, ...] | None:
     """Label names of a collector that exists but has no sample yet (a labelled counter
     that never fired), from the product's own registries."""
     for registry in (REGISTRY, webhook_app.Metrics().registry):
-        for collector, names in registry._collector_to_names.items():  # noqa: SLF001
+        for collector, names in registry._collector_to_names.items():
             if family in names or f"{family}_total" in names:
                 return tuple(getattr(collector, "_labelnames", ()))
     return None
@@ -184,8 +189,9 @@ def moto() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_listening("127.0.0.1", port, timeout=30)
         yield f"http://127.0.0.1:{port}"
@@ -226,20 +232,28 @@ async def until(check: Any, what: str, timeout: float = 20) -> None:
 
 def review(uid: str, *, privileged: bool) -> dict[str, Any]:
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": uid, "namespace": "team"},
-        "spec": {"containers": [{"name": "c", "image": "app:1",
-                                 "securityContext": {"privileged": privileged}}]},
-    }  # fmt: skip
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": uid, "namespace": "team"},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "app:1", "securityContext": {"privileged": privileged}}
+            ]
+        },
+    }
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
-            "uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
             "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "team", "operation": "CREATE", "userInfo": {"username": "dev"},
+            "namespace": "team",
+            "operation": "CREATE",
+            "userInfo": {"username": "dev"},
             "object": pod,
         },
-    }  # fmt: skip
+    }
 
 
 async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
@@ -248,32 +262,67 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
     helm_or_skip()
     cloud = await cloud_server.start("aws", "127.0.0.1", 0)
     upstream = f"http://127.0.0.1:{int(cloud.addresses[0][1])}"
-    identity = ["--kubeconfig", str(api), "--node", "lab-node",
-                "--base-role-arn", f"arn:aws:iam::{ACCOUNT}:role/"]  # fmt: skip
+    identity = [
+        "--kubeconfig",
+        str(api),
+        "--node",
+        "lab-node",
+        "--base-role-arn",
+        f"arn:aws:iam::{ACCOUNT}:role/",
+    ]
     gate = tmp_path / "gate"
     gate.touch()
     runner = Runner(prefix=("sh", "-c", GATE, str(gate), "nsenter", f"--net=/run/netns/{lab.node}"))
     listen, health, metrics = (f"127.0.0.1:{free_port()}" for _ in range(3))
     config = AgentConfig(
-        provider="aws", upstream=upstream, listen=listen, pod_interface=["cali+"],
-        backend="nft", reconcile_period=0.3, health_listen=health, metrics_listen=metrics,
-        kubeconfig=api, node="lab-node", base_role_arn=f"arn:aws:iam::{ACCOUNT}:role/",
+        provider="aws",
+        upstream=upstream,
+        listen=listen,
+        pod_interface=["cali+"],
+        backend="nft",
+        reconcile_period=0.3,
+        health_listen=health,
+        metrics_listen=metrics,
+        kubeconfig=api,
+        node="lab-node",
+        base_role_arn=f"arn:aws:iam::{ACCOUNT}:role/",
         sts_endpoint=moto,
-    )  # fmt: skip
+    )
     stop_agent = asyncio.Event()
     agent = asyncio.create_task(agent_run.run(config, stop=stop_agent, runner=runner))
     failing_sts = f"http://127.0.0.1:{free_port()}"  # nothing listens: identity errors
     proxy_metrics, proxy_listen = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     closed = f"http://127.0.0.1:{free_port()}"  # its metadata service is down: upstream errors
-    proxy = start("proxy", "--provider", "aws", "--upstream", closed,
-                  "--listen", proxy_listen, "--metrics-listen", proxy_metrics,
-                  "--sts-endpoint", failing_sts, *identity)  # fmt: skip
+    proxy = start(
+        "proxy",
+        "--provider",
+        "aws",
+        "--upstream",
+        closed,
+        "--listen",
+        proxy_listen,
+        "--metrics-listen",
+        proxy_metrics,
+        "--sts-endpoint",
+        failing_sts,
+        *identity,
+    )
     out = tmp_path / "certs"
-    certs.issue(service="podwarden-webhook", namespace="podwarden", out=out, ip_addresses=["127.0.0.1"])
+    certs.issue(
+        service="podwarden-webhook", namespace="podwarden", out=out, ip_addresses=["127.0.0.1"]
+    )
     webhook_port = free_port()
-    webhook = start("webhook", "--listen", f"127.0.0.1:{webhook_port}",
-                    "--tls-cert", str(out / "tls.crt"), "--tls-key", str(out / "tls.key"),
-                    "--kubeconfig", str(api))  # fmt: skip
+    webhook = start(
+        "webhook",
+        "--listen",
+        f"127.0.0.1:{webhook_port}",
+        "--tls-cert",
+        str(out / "tls.crt"),
+        "--tls-key",
+        str(out / "tls.key"),
+        "--kubeconfig",
+        str(api),
+    )
     seen: Seen = {}
     families: dict[str, int] = {}
     try:
@@ -281,33 +330,50 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         base = f"http://{listen}"
         await until(lambda: _ok(f"http://{health}/readyz"), "agent ready")
         await asyncio.to_thread(new_pod, api)  # an ADDED event after the list: the view's lag
-        for path in ("/latest/meta-data/instance-id", "/latest/user-data",
-                     "/latest/meta-data/iam/security-credentials/"):  # fmt: skip
+        for path in (
+            "/latest/meta-data/instance-id",
+            "/latest/user-data",
+            "/latest/meta-data/iam/security-credentials/",
+        ):
             await get(base + path)
         await get(base + "/latest/meta-data/iam/security-credentials/reader")
         await asyncio.to_thread(
             subprocess.run, ["ip", "netns", "exec", lab.node, "nft", "flush", "ruleset"], check=True
         )
-        await until(lambda: _has(f"http://{metrics}/metrics", "podwarden_rules_repairs_total{"),
-                    "a repair after the flush")  # fmt: skip
+        await until(
+            lambda: _has(f"http://{metrics}/metrics", "podwarden_rules_repairs_total{"),
+            "a repair after the flush",
+        )
         Path(f"{gate}.fail").touch()  # every netfilter command fails: a reconcile error
-        await until(lambda: _has(f"http://{metrics}/metrics", "podwarden_rules_reconcile_errors_total{"),
-                    "a failed reconcile")  # fmt: skip
+        await until(
+            lambda: _has(f"http://{metrics}/metrics", "podwarden_rules_reconcile_errors_total{"),
+            "a failed reconcile",
+        )
         Path(f"{gate}.fail").unlink()
-        await until(lambda: _has(f"http://{proxy_metrics}/metrics", "podwarden_identity_fetch_errors_total{"),
-                    "an identity error in the proxy with the refusing STS")  # fmt: skip
+        await until(
+            lambda: _has(
+                f"http://{proxy_metrics}/metrics", "podwarden_identity_fetch_errors_total{"
+            ),
+            "an identity error in the proxy with the refusing STS",
+        )
         wait_listening(*proxy_listen.split(":"), timeout=10)  # type: ignore[arg-type]
         await get(f"http://{proxy_listen}/latest/meta-data/instance-id")  # 502: upstream down
         ca = str(out / "ca.crt")
         for endpoint in ("validate", "mutate"):
             for index, privileged in enumerate((False, True)):
                 await asyncio.to_thread(
-                    requests.post, f"https://127.0.0.1:{webhook_port}/{endpoint}",
-                    json=review(f"{endpoint}-{index}", privileged=privileged), verify=ca, timeout=10,
-                )  # fmt: skip
-        for url, options in ((f"http://{metrics}/metrics", {}), (f"http://{health}/metrics", {}),
-                             (f"http://{proxy_metrics}/metrics", {}),
-                             (f"https://127.0.0.1:{webhook_port}/metrics", {"verify": ca})):  # fmt: skip
+                    requests.post,
+                    f"https://127.0.0.1:{webhook_port}/{endpoint}",
+                    json=review(f"{endpoint}-{index}", privileged=privileged),
+                    verify=ca,
+                    timeout=10,
+                )
+        for url, options in (
+            (f"http://{metrics}/metrics", {}),
+            (f"http://{health}/metrics", {}),
+            (f"http://{proxy_metrics}/metrics", {}),
+            (f"https://127.0.0.1:{webhook_port}/metrics", {"verify": ca}),
+        ):
             scrape(await get(url, **options), seen, families)
     finally:
         stop_agent.set()
@@ -321,18 +387,29 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
     for family in empty:
         declared = declared_labels(family)
         assert declared is not None, family
-        for suffix, extra in (("", ()), ("_total", ()), ("_count", ()), ("_sum", ()),
-                              ("_bucket", ("le",))):  # fmt: skip
+        for suffix, extra in (
+            ("", ()),
+            ("_total", ()),
+            ("_count", ()),
+            ("_sum", ()),
+            ("_bucket", ("le",)),
+        ):
             seen.setdefault(family + suffix, set()).update((*declared, *extra))
     refs = references()
     assert len(refs) >= 13 + 14
     found = problems(refs, seen)
     assert found == [], "\n".join(found)
-    for must in ("podwarden_agent_ready", "podwarden_requests_total", "podwarden_rules_repairs_total",
-                 "podwarden_identity_fetch_seconds_bucket", "podwarden_identity_fetch_errors_total",
-                 "podwarden_admission_seconds_bucket", "podwarden_kube_relists_total",
-                 "podwarden_kube_event_lag_seconds_bucket",
-                 "podwarden_webhook_certificate_expiry_timestamp_seconds"):  # fmt: skip
+    for must in (
+        "podwarden_agent_ready",
+        "podwarden_requests_total",
+        "podwarden_rules_repairs_total",
+        "podwarden_identity_fetch_seconds_bucket",
+        "podwarden_identity_fetch_errors_total",
+        "podwarden_admission_seconds_bucket",
+        "podwarden_kube_relists_total",
+        "podwarden_kube_event_lag_seconds_bucket",
+        "podwarden_webhook_certificate_expiry_timestamp_seconds",
+    ):
         assert must in seen, must  # really scraped, with samples
     print("families with no sample, checked by declared labels:", empty)
 
