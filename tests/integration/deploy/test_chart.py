@@ -57,8 +57,8 @@ def renders(out: Path) -> dict[str, dict[str, Any]]:
         "defaults, certificate files": {"set_files": files_mode(out)},
     }
     for cloud in CLOUDS:
-        found[f"{cloud}, cert-manager"] = {
-            "values": [EXAMPLES / f"{cloud}.yaml"],
+        found[f"{cloud}, cert-manager, monitoring"] = {
+            "values": [EXAMPLES / f"{cloud}.yaml", EXAMPLES / "monitoring.yaml"],
             "api_versions": [CERT_MANAGER, MONITORING],
         }
         found[f"{cloud}, certificate files"] = {
@@ -85,7 +85,7 @@ def one(found: list[dict[str, Any]], kind: str, name: str | None = None) -> dict
 def test_helm_lint_strict_passes(cloud: str | None) -> None:
     args = ["lint", "--strict", str(helm.CHART)]
     if cloud:
-        args += ["-f", str(EXAMPLES / f"{cloud}.yaml")]
+        args += ["-f", str(EXAMPLES / f"{cloud}.yaml"), "-f", str(EXAMPLES / "monitoring.yaml")]
     out = helm.run(*args)
     assert "1 chart(s) linted, 0 chart(s) failed" in out
 
