@@ -1,8 +1,8 @@
 """Every metric and label the chart's alerts and dashboard name exists in real scrapes.
 
 Started for real: the agent (its proxy on loopback, its rules in the lab's node namespace,
-pod identity against the lab API server and moto as STS), a second `podwarden proxy`
-whose STS endpoint and metadata service refuse connections (identity and upstream
+pod identity against the lab API server and moto as STS, seeded as in the identity
+tests), a second `podwarden proxy` whose STS endpoint and metadata service refuse connections (identity and upstream
 errors), and `podwarden webhook` over TLS following the lab API server. Each is driven
 until the series the alerts read have samples: allowed, denied and answered metadata
 requests, a metadata service that is down, a credential fetch that works and one that
@@ -37,16 +37,17 @@ from podwarden.agent.settings import AgentConfig
 from podwarden.lab.apiserver.server import ServerThread
 from podwarden.lab.cloud import server as cloud_server
 from podwarden.netfilter.runner import Runner
+from podwarden.testing import netlab
 from podwarden.testing.net import free_port, wait_listening
 from podwarden.testing.netlab import Lab
 from podwarden.webhooks import app as webhook_app
 from podwarden.webhooks import certs
 from tests.integration.apiserver.conftest import KUBECONFIG
 from tests.integration.deploy.conftest import CERT_MANAGER, MONITORING, helm_or_skip
+from tests.integration.identity.conftest import ACCOUNT, Moto
 
 PODWARDEN = str(Path(sys.executable).with_name("podwarden"))
 GATE = 'while [ ! -e "$0" ]; do sleep 0.02; done; [ ! -e "$0.fail" ] || exit 1; exec "$@"'
-ACCOUNT = "123456789012"
 # Labels Prometheus (and the chart's PodMonitor / ServiceMonitor) add to every scraped series.
 TARGET_LABELS = frozenset(
     {"job", "instance", "node", "namespace", "pod", "container", "service", "endpoint"}
@@ -172,45 +173,13 @@ def api(tmp_path: Path) -> Iterator[Path]:
         yield path
 
 
-@pytest.fixture
-def node_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    keys = {"AWS_ACCESS_KEY_ID": "AKIANODE0000000000", "AWS_SECRET_ACCESS_KEY": "node-secret"}
-    for name, value in keys.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    return keys
-
-
-@pytest.fixture
-def moto() -> Iterator[str]:
-    """moto as STS (no authorisation): AssumeRole with the node's keys works."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_listening("127.0.0.1", port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def start(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [PODWARDEN, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ
+        [PODWARDEN, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ,
+        start_new_session=True,  # netlab.stop ends its process group
     )
 
 
@@ -257,7 +226,7 @@ def review(uid: str, *, privileged: bool) -> dict[str, Any]:
 
 
 async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
-    lab: Lab, tmp_path: Path, api: Path, moto: str, node_keys: dict[str, str]
+    lab: Lab, tmp_path: Path, api: Path, node_env: Moto
 ) -> None:
     helm_or_skip()
     cloud = await cloud_server.start("aws", "127.0.0.1", 0)
@@ -286,7 +255,7 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         kubeconfig=api,
         node="lab-node",
         base_role_arn=f"arn:aws:iam::{ACCOUNT}:role/",
-        sts_endpoint=moto,
+        sts_endpoint=node_env.url,
     )
     stop_agent = asyncio.Event()
     agent = asyncio.create_task(agent_run.run(config, stop=stop_agent, runner=runner))
@@ -380,7 +349,7 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         gate.touch()
         await asyncio.wait_for(agent, timeout=15)
         for proc in (proxy, webhook):
-            stop(proc)
+            netlab.stop(proc)
         await cloud.cleanup()
     # families exposed without a sample in any scrape: their declared label names stand in
     empty = sorted(name for name, count in families.items() if count == 0)
