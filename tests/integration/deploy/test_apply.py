@@ -115,3 +115,31 @@ def test_the_plain_manifests_apply_once_the_ca_bundle_is_filled(
             stream += "---\n" + path.read_text().replace("CA_BUNDLE_PLACEHOLDER", bundle)
     lines = apply(kubeconfig, stream, tmp_path)
     assert lines and all(line.endswith(" created") for line in lines), lines
+
+
+def helm_install_dry_run(kubeconfig: Path, *args: str) -> str:
+    return helm.run(
+        "install", "podwarden", str(helm.CHART), "-n", "kube-system", "--dry-run=client",
+        "--disable-openapi-validation",  # the lab serves OpenAPI v3 paths without schemas
+        "--kubeconfig", str(kubeconfig), *args,
+    )  # fmt: skip
+
+
+def test_helm_sees_cert_manager_in_the_cluster_and_notes_tell_probe_and_audit(
+    kubeconfig: Path, webhook_certs: Path
+) -> None:
+    """`source: auto` follows the API server's discovery: no cert-manager, certificate files
+    are required; once its CRDs are served, cert-manager issues the certificate."""
+    aws = str(EXAMPLES / "aws.yaml")
+    with pytest.raises(helm.HelmError, match=r"webhook\.certificates\.caBundle: required"):
+        helm_install_dry_run(kubeconfig, "-f", aws)
+    files = [f"--set-file={key}={path}" for key, path in files_mode(webhook_certs).items()]
+    out = helm_install_dry_run(kubeconfig, "-f", aws, *files)
+    assert "certificates from files" in out and "kind: Certificate" not in out
+    kubectl(kubeconfig, "apply", "-f", str(OPERATOR_CRDS))
+    out = helm_install_dry_run(kubeconfig, "-f", aws)
+    assert "certificates from cert-manager" in out and "kind: Certificate" in out
+    notes = out[out.index("NOTES:") :]
+    assert "-- probe" in notes  # the probe, run in a pod
+    assert "podwarden audit --kubeconfig" in notes and "kubectl podwarden audit" in notes
+    assert "deploy/uninstall/daemonset.yaml" in notes
