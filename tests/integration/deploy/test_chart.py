@@ -203,7 +203,6 @@ def test_every_webhook_flag_is_a_value() -> None:
         "tls_key": "certificates",
         "config_file": "config",
         "poll_interval": "pollInterval",
-        "worker_count": "workers",
         "in_cluster": None,  # the chart's source: the pod's service account
         "kubeconfig": None,
         "cluster_file": None,
