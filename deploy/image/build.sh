@@ -2,8 +2,9 @@
 # `make image`: the podwarden image without a registry of base images (root, Debian).
 #   1. a Debian bookworm root filesystem from Debian's packages (mmdebstrap, minbase):
 #      python3 and the netfilter tools the agent drives (nftables, iptables, conntrack, procps);
-#   2. the wheel set of podwarden and its dependencies (pip wheel; with LOCK=FILE, exactly
-#      the hashed lock file's pins), installed into the root filesystem's site-packages;
+#   2. the wheel set of the lock file (requirements.lock, hashes required; LOCK=FILE for
+#      another, LOCK= to resolve pyproject's ranges instead), from which podwarden and only
+#      its runtime dependencies are installed into the root filesystem's site-packages;
 #   3. an OCI image layout and archive with umoci (entrypoint `podwarden`), and
 #   4. a smoke run of the archive with podman (runc: crun refuses hybrid cgroup hosts).
 # deploy/Containerfile stays the documented path for machines with a container engine.
@@ -36,7 +37,8 @@ if [ "$target_python" != "$build_python" ]; then
   echo "make image: the image's python is $target_python, the build's $build_python: wheels would not match" >&2
   exit 2
 fi
-if [ -n "${LOCK:-}" ]; then
+LOCK="${LOCK-$REPO/requirements.lock}"
+if [ -n "$LOCK" ]; then
   "$PY" -m pip wheel -q --require-hashes --no-deps --wheel-dir "$OUT/wheels" -r "$LOCK"
   "$PY" -m pip wheel -q --no-deps --wheel-dir "$OUT/wheels" "$REPO"
 else
