@@ -208,6 +208,7 @@ async def start(
             min_validity=settings.min_validity,
             refresh_before=settings.refresh_before,
             clock=clock,
+            source="sts",
         )
         table = handlers.AwsHandlers(
             resolver=resolver,
@@ -245,6 +246,7 @@ async def start(
             min_validity=settings.min_validity,
             refresh_before=max(settings.gcp_lifetime / 2, settings.min_validity + 300),
             clock=clock,
+            source="iamcredentials",
         )
         scopes = tuple(sorted(settings.gcp_scopes))
         table = handlers.GceHandlers(

@@ -1,0 +1,388 @@
+"""The chart through the real helm: lint, render, API-schema validation per Kubernetes
+version, the values schema, and the rendered configuration loaded by podwarden itself.
+
+Supported Kubernetes versions: the chart's kubeVersion floor (1.25: policy/v1 budgets,
+admissionregistration v1) up to the newest kubernetes-validate ships schemas for; every
+object of every render is validated against each of them (strict: unknown fields fail).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import kubernetes_validate
+import pytest
+import yaml
+from deploytools import helm
+from kubernetes_validate import utils as kv_utils
+
+from podwarden.agent import commands as agent_commands
+from podwarden.agent.settings import AgentConfig
+from podwarden.metadata import firewall
+from podwarden.webhooks import certs, settings
+from podwarden.webhooks import commands as webhook_commands
+from tests.integration.deploy.conftest import (
+    CERT_MANAGER,
+    CLOUDS,
+    EXAMPLES,
+    MONITORING,
+    files_mode,
+    helm_or_skip,
+)
+
+pytestmark = pytest.mark.usefixtures("helm_present")
+CHART_FLOOR = yaml.safe_load((helm.CHART / "Chart.yaml").read_text())["kubeVersion"]
+VERSIONS = sorted(
+    {v for v in kv_utils.all_versions() if tuple(map(int, v.split("."))) >= (1, 25, 0)},
+    key=lambda v: tuple(map(int, v.split("."))),
+)
+# Kinds from CRDs kubernetes-validate has no schema for: checked by promtool (PrometheusRule)
+# and by the tests below, and applied to the lab API server (test_apply.py).
+CUSTOM_GROUPS = ("cert-manager.io/", "monitoring.coreos.com/")
+
+
+@pytest.fixture(scope="module")
+def helm_present() -> None:
+    helm_or_skip()
+
+
+def renders(out: Path) -> dict[str, dict[str, Any]]:
+    """Named helm template arguments: the defaults and every cloud, both certificate paths."""
+    found: dict[str, dict[str, Any]] = {
+        "defaults, cert-manager": {"api_versions": [CERT_MANAGER]},
+        "defaults, certificate files": {"set_files": files_mode(out)},
+    }
+    for cloud in CLOUDS:
+        found[f"{cloud}, cert-manager, monitoring"] = {
+            "values": [EXAMPLES / f"{cloud}.yaml", EXAMPLES / "monitoring.yaml"],
+            "api_versions": [CERT_MANAGER, MONITORING],
+        }
+        found[f"{cloud}, certificate files"] = {
+            "values": [EXAMPLES / f"{cloud}.yaml"],
+            "set_files": files_mode(out),
+        }
+    return found
+
+
+def objects(**arguments: Any) -> list[dict[str, Any]]:
+    return helm.objects(helm.template(**arguments))
+
+
+def one(found: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matching = [o for o in found if o["kind"] == kind and name in (None, o["metadata"]["name"])]
+    assert len(matching) == 1, (kind, name, len(matching))
+    return matching[0]
+
+
+# --- lint and render -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cloud", [None, *CLOUDS])
+def test_helm_lint_strict_passes(cloud: str | None, webhook_certs: Path) -> None:
+    """With the certificate files given: a `fail` (no caBundle) would make lint skip the
+    rendered YAML's checks and only say so as INFO."""
+    args = ["lint", "--strict", str(helm.CHART)]
+    if cloud:
+        args += ["-f", str(EXAMPLES / f"{cloud}.yaml"), "-f", str(EXAMPLES / "monitoring.yaml")]
+    args += [f"--set-file={key}={path}" for key, path in files_mode(webhook_certs).items()]
+    out = helm.run(*args)
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+    assert "Fail:" not in out, out
+
+
+def test_lint_catches_a_broken_template(tmp_path: Path) -> None:
+    """Not vacuous: the same lint fails on a copy of the chart with a template error."""
+    import shutil
+
+    copy = tmp_path / "podwarden"
+    shutil.copytree(helm.CHART, copy)
+    service = copy / "templates" / "webhook" / "service.yaml"
+    service.write_text(service.read_text().replace("port: 443", "port: {{ .Values.nope.port }}"))
+    with pytest.raises(helm.HelmError, match="nil pointer"):
+        helm.run("lint", "--strict", str(copy))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_rendered_object_validates_against_the_api_schema(
+    version: str, webhook_certs: Path
+) -> None:
+    """Each render at this --kube-version; objects identical across renders checked once."""
+    unique: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, arguments in renders(webhook_certs).items():
+        found = objects(kube_version=f"v{version}", include_crds=True, **arguments)
+        kinds = {o["kind"] for o in found}
+        assert {"DaemonSet", "Deployment", "CustomResourceDefinition"} <= kinds, name
+        for obj in found:
+            if not obj["apiVersion"].startswith(CUSTOM_GROUPS):
+                unique.setdefault(json.dumps(obj, sort_keys=True), (name, obj))
+    for name, obj in unique.values():
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(
+                f"{name}: {obj['kind']} {obj['metadata']['name']}: {exc}"
+            ) from None
+    # the built-in kinds of all renders, each distinct variant once (defaults, clouds, certs)
+    assert len(unique) >= 25, len(unique)
+    print(f"kubernetes {version}: {len(unique)} distinct objects valid")
+
+
+def test_the_chart_refuses_kubernetes_older_than_its_floor() -> None:
+    assert CHART_FLOOR == ">=1.25.0-0"
+    with pytest.raises(helm.HelmError, match=r"incompatible with Kubernetes v1\.24"):
+        helm.template(kube_version="v1.24.0", api_versions=[CERT_MANAGER])
+    helm.template(kube_version="v1.25.0", api_versions=[CERT_MANAGER])  # the floor renders
+
+
+# --- the values schema rejects typos, and every flag is a value ------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [
+        ("agent.config.providr=aws", "agent.config: Additional property providr"),
+        ("webhok.enabled=false", "(root): Additional property webhok"),
+        ("webhook.certificates.sorce=files", "webhook.certificates: Additional property sorce"),
+        ("monitoring.prometheusRule.enable=true", "Additional property enable"),
+        ("agent.config.backend=nftables", "agent.config.backend"),
+        ("webhook.config.mode=psa", "webhook.config.mode"),
+    ],
+)
+def test_the_values_schema_rejects_typos_and_bad_values(key: str, where: str) -> None:
+    with pytest.raises(helm.HelmError, match="don't meet the specifications") as caught:
+        helm.run("template", "x", str(helm.CHART), "--set", key, "--api-versions", CERT_MANAGER)
+    assert where in str(caught.value)
+
+
+def test_the_same_keys_spelled_right_render() -> None:
+    helm.template(
+        api_versions=[CERT_MANAGER],
+        set_values={
+            "agent.config.provider": "gce",
+            "webhook.enabled": "true",
+            "webhook.certificates.source": "cert-manager",
+            "monitoring.prometheusRule.enabled": "true",
+            "agent.config.backend": "iptables-nft",
+            "webhook.config.mode": "psp",
+        },
+    )
+
+
+def schema() -> dict[str, Any]:
+    return dict(json.loads((helm.CHART / "values.schema.json").read_text()))
+
+
+# Set by the chart itself from the node (env) and other values, never by agent.config.
+AGENT_CHART_MANAGED = {"listen", "health_listen", "metrics_listen", "node", "policy"}
+AGENT_NOT_AGENT_KEYS = {"proxy", "proxy6", "fail_closed_only"}  # refused by `checked()`
+
+
+def test_every_agent_flag_is_a_value() -> None:
+    config = schema()["properties"]["agent"]["properties"]["config"]
+    assert config["additionalProperties"] is False
+    keys = set(AgentConfig.model_fields) - AGENT_NOT_AGENT_KEYS
+    assert set(config["properties"]) == keys - AGENT_CHART_MANAGED
+    flags = {
+        param.name
+        for param in click.Context(agent_commands.agent).command.params
+        if isinstance(param, click.Option) and param.name != "config_file"
+    }
+    assert flags <= keys, flags - keys  # every flag has a config key, so a value
+
+
+def test_every_webhook_flag_is_a_value() -> None:
+    values = schema()["properties"]["webhook"]["properties"]
+    # flag -> the value (or the chart's fixed choice) that sets it
+    mapping = {
+        "listen": "port",
+        "tls_cert": "certificates",
+        "tls_key": "certificates",
+        "config_file": "config",
+        "poll_interval": "pollInterval",
+        "in_cluster": None,  # the chart's source: the pod's service account
+        "kubeconfig": None,
+        "cluster_file": None,
+    }
+    flags = {
+        param.name
+        for param in webhook_commands.webhook.params
+        if isinstance(param, click.Option) and not param.hidden
+    }
+    assert flags == set(mapping)
+    for flag, value in mapping.items():
+        assert value is None or value in values, flag
+    file_keys = set(settings.WebhookFile.model_fields)
+    assert set(values["config"]["properties"]) == {
+        settings.WebhookFile.model_fields[k].alias or k for k in file_keys
+    }
+
+
+# --- what the chart renders is what podwarden accepts ----------------------------------
+
+
+@pytest.mark.parametrize("cloud", [None, *CLOUDS])
+def test_the_rendered_configuration_loads_in_podwarden(
+    cloud: str | None, webhook_certs: Path, tmp_path: Path
+) -> None:
+    values = [EXAMPLES / f"{cloud}.yaml"] if cloud else []
+    found = objects(values=values, set_files=files_mode(webhook_certs))
+    agent = one(found, "ConfigMap", "podwarden-agent")["data"]
+    data = yaml.safe_load(agent["agent.yaml"])
+    # what the DaemonSet's command adds: the node's address and, with in_cluster, its name
+    config = AgentConfig.model_validate({**data, "listen": "10.0.0.1:988", "node": "node-a"})
+    checked = config.checked()
+    assert checked.proxy == "10.0.0.1:988"
+    plan = config.identity_plan() if config.in_cluster else None
+    if cloud:
+        assert config.provider == cloud and config.in_cluster and plan is not None
+    if "policy.yaml" in agent:
+        assert data["policy"] == "/etc/podwarden/policy.yaml"
+        (tmp_path / "policy.yaml").write_text(agent["policy.yaml"])
+        built = firewall.build(str(config.provider), policy_file=tmp_path / "policy.yaml")
+        assert built.imdsv2_required == (cloud == "aws")
+    webhook = one(found, "ConfigMap", "podwarden-webhook")["data"]
+    for name, text in webhook.items():
+        (tmp_path / name).write_text(text)
+    loaded = settings.load(tmp_path / "webhook.yaml")
+    assert [p.name for p in loaded.policies] == ["example"]
+    command = one(found, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert ("--node" in command) == config.in_cluster  # identity follows this node's pods
+    rules = one(found, "ClusterRole", "podwarden-agent")["rules"]
+    resources = {r for rule in rules for r in rule["resources"]}
+    assert resources == ({"pods", "namespaces", "events"} if config.in_cluster else {"pods"})
+
+
+def test_certificates_from_files_go_into_the_secret_and_the_ca_bundle(
+    webhook_certs: Path,
+) -> None:
+    found = objects(set_files=files_mode(webhook_certs))
+    secret = one(found, "Secret", "podwarden-webhook-tls")
+    assert secret["type"] == "kubernetes.io/tls"
+    assert base64.b64decode(secret["data"]["tls.crt"]) == (webhook_certs / "tls.crt").read_bytes()
+    bundle = (webhook_certs / certs.CA_BUNDLE).read_text().strip()
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        for hook in one(found, kind)["webhooks"]:
+            assert hook["clientConfig"]["caBundle"] == bundle
+    assert not [o for o in found if o["apiVersion"].startswith(CERT_MANAGER)]
+
+
+def test_cert_manager_issues_the_serving_certificate_and_injects_the_ca() -> None:
+    found = objects(api_versions=[CERT_MANAGER])
+    serving = one(found, "Certificate", "podwarden-webhook")["spec"]
+    assert serving["dnsNames"] == certs.service_names("podwarden-webhook", "podwarden")
+    assert serving["issuerRef"] == {"kind": "Issuer", "name": "podwarden-webhook-ca"}
+    volume = next(
+        v
+        for v in one(found, "Deployment")["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "tls"
+    )
+    assert volume["secret"]["secretName"] == serving["secretName"]
+    assert one(found, "Certificate", "podwarden-webhook-ca")["spec"]["isCA"] is True
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        config = one(found, kind)
+        annotations = config["metadata"]["annotations"]
+        assert annotations["cert-manager.io/inject-ca-from"] == "podwarden/podwarden-webhook"
+        assert all("caBundle" not in h["clientConfig"] for h in config["webhooks"])
+    assert not [o for o in found if o["kind"] == "Secret"]  # cert-manager writes it
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({}, "webhook.certificates.caBundle: required"),
+        ({"set_values": {"webhook.certificates.caBundle": "bm90IGEgY2VydA=="}},
+         "not base64 of a PEM"),
+        ({"set_values": {"nodeAuthorization.enabled": "true"}, "api_versions": [CERT_MANAGER]},
+         "node authorization webhook"),
+        ({"set_values": {"webhook.replicas": "1"}, "api_versions": [CERT_MANAGER]},
+         "would block every node drain"),
+        ({"set_values": {"monitoring.podMonitor.enabled": "true", "agent.ports.metrics": "null"},
+          "api_versions": [CERT_MANAGER]}, "needs agent.ports.metrics"),
+    ],
+)  # fmt: skip
+def test_unusable_values_fail_with_what_to_do(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError) as caught:
+        helm.template(**arguments)
+    assert message in str(caught.value)
+
+
+def test_a_certificate_without_its_key_is_refused(webhook_certs: Path) -> None:
+    with pytest.raises(helm.HelmError, match="tlsCert and tlsKey go together"):
+        helm.template(
+            set_files={
+                "webhook.certificates.caBundle": webhook_certs / certs.CA_BUNDLE,
+                "webhook.certificates.tlsCert": webhook_certs / certs.TLS_CERT,
+            }
+        )
+
+
+def test_without_the_webhook_no_certificate_is_needed() -> None:
+    found = objects(set_values={"webhook.enabled": "false"})
+    assert {o["kind"] for o in found} == {
+        "ConfigMap", "DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+    }  # fmt: skip
+
+
+# --- availability: the agent on every node, the webhook always answering --------------
+
+
+def test_the_agent_covers_every_node_and_updates_without_leaving_one_open() -> None:
+    found = objects(api_versions=[CERT_MANAGER])
+    daemonset = one(found, "DaemonSet")["spec"]
+    pod = daemonset["template"]["spec"]
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert pod["hostNetwork"] is True
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    update = daemonset["updateStrategy"]
+    assert update["type"] == "RollingUpdate"
+    # no surge: two agents cannot bind one node's ports; the old agent's rules stay in place
+    # (fail closed) until the new one is ready, and /readyz holds the rollout back until then
+    assert "maxSurge" not in update["rollingUpdate"]
+    agent = pod["containers"][0]
+    assert agent["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["initContainers"][0]["command"][-1] == "--fail-closed-only"
+
+
+def test_the_webhook_is_replicated_spread_and_budgeted() -> None:
+    found = objects(api_versions=[CERT_MANAGER], set_values={"webhook.antiAffinity": "required"})
+    spec = one(found, "Deployment")["spec"]
+    assert spec["replicas"] == 2
+    terms = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (required,) = terms["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required["topologyKey"] == "kubernetes.io/hostname"
+    assert one(found, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_the_dashboard_configmap_carries_the_raw_dashboard() -> None:
+    found = objects(
+        api_versions=[CERT_MANAGER], set_values={"monitoring.dashboard.enabled": "true"}
+    )
+    dashboard = one(found, "ConfigMap", "podwarden-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    raw = (helm.CHART / "dashboards" / "podwarden.json").read_text()
+    assert json.loads(dashboard["data"]["podwarden.json"]) == json.loads(raw)
+
+
+def test_monitors_scrape_the_ports_the_pods_open() -> None:
+    found = objects(
+        api_versions=[CERT_MANAGER, MONITORING],
+        set_values={"monitoring.podMonitor.enabled": "true",
+                    "monitoring.serviceMonitor.enabled": "true"},
+    )  # fmt: skip
+    agent_ports = {
+        p["name"]
+        for p in one(found, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    (endpoint,) = one(found, "PodMonitor")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] in agent_ports
+    relabel = {r["targetLabel"]: r for r in endpoint["relabelings"]}
+    assert relabel["job"]["replacement"] == "podwarden-agent"  # the alerts' job label
+    assert relabel["node"]["sourceLabels"] == ["__meta_kubernetes_pod_node_name"]
+    (web,) = one(found, "ServiceMonitor")["spec"]["endpoints"]
+    service_ports = {p["name"] for p in one(found, "Service")["spec"]["ports"]}
+    assert web["port"] in service_ports and web["scheme"] == "https"
+    assert web["tlsConfig"]["ca"]["secret"]["key"] == "ca.crt"
