@@ -22,13 +22,13 @@ from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.gcp import AccessToken, GcpKey
 from podwarden.metadata.identity.resolver import Resolved, Resolver
 from podwarden.metadata.identity.tokens import container_token
-from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, Forward, ProviderName, Respond, Settled
 from podwarden.metadata.policy import Rule, RuleAction
 from podwarden.metadata.providers import azure as azure_provider
 from podwarden.metadata.providers import gce as gce_provider
 from podwarden.metadata.request import encode_target
 
-Handler = Callable[[CanonicalRequest], Awaitable[Decision]]
+Handler = Callable[[CanonicalRequest], Awaitable[Settled]]
 
 AWS_IAM = "/meta-data/iam"
 CONTAINER_PATH = "/v1/credentials"
@@ -106,23 +106,23 @@ class AwsHandlers:
             found["aws.container-credentials"] = self.container
         return found
 
-    async def imds(self, req: CanonicalRequest) -> Decision:
+    async def imds(self, req: CanonicalRequest) -> Settled:
         rest = req.tree_path[len(AWS_IAM) :]
         resolved = await self._resolver.resolve(req.client)
         role = resolved.assignment
         if role is None:
             return answers.imds_page("identity.aws.none", 404)
         if rest in ("", "/"):
-            return answers.reply("identity.aws.iam", "info\nsecurity-credentials/")
+            return answers.served("identity.aws.iam", "info\nsecurity-credentials/")
         if rest == "/info":
-            return answers.reply("identity.aws.info", answers.imds_info(role))
+            return answers.served("identity.aws.info", answers.imds_info(role))
         if rest in ("/security-credentials", "/security-credentials/"):
             # The SDK asks next for what this names: a lagging view must not name
             # an older pod's role to the pod that now has the address.
             listed = await self._resolver.verified(req.client, resolved)
             if listed.assignment is None:
                 return answers.imds_page("identity.aws.gone", 404)
-            return answers.reply("identity.aws.role", listed.assignment.name)
+            return answers.served("identity.aws.role", listed.assignment.name)
         if rest.rstrip("/") != f"/security-credentials/{role.name}":
             return answers.imds_page("identity.aws.other-role", 404)
         asked = role.name
@@ -138,24 +138,26 @@ class AwsHandlers:
         except SourceError as exc:
             self._failed(resolved, exc)
             body = answers.imds_failure(role, code=exc.code, refused=exc.refused)
-            return answers.reply("identity.aws.failed", body, content_type=answers.TEXT)
+            return answers.refused(
+                "identity.aws.failed", body, status=200, content_type=answers.TEXT
+            )
         if served is None:
             return answers.imds_page("identity.aws.gone", 404)
-        return answers.reply("identity.aws.credentials", answers.imds_credentials(served[1]))
+        return answers.served("identity.aws.credentials", answers.imds_credentials(served[1]))
 
-    async def container(self, req: CanonicalRequest) -> Decision:
+    async def container(self, req: CanonicalRequest) -> Settled:
         json_type = answers.JSON
         resolved = await self._resolver.resolve(req.client)
         role, pod = resolved.assignment, resolved.pod
         if role is None or pod is None or self._secret is None:
             body = answers.container_error("NotFound", "no role for this client")
-            return answers.reply(
+            return answers.refused(
                 "identity.container.none", body, status=404, content_type=json_type
             )
         given = req.headers.get("authorization", "")
         if not self._token_matches(given, pod):
             body = answers.container_error("Unauthorized", "the authorization token is not valid")
-            return answers.reply(
+            return answers.refused(
                 "identity.container.token", body, status=401, content_type=json_type
             )
         try:
@@ -170,15 +172,15 @@ class AwsHandlers:
         except SourceError as exc:
             self._failed(resolved, exc)
             body = answers.container_error(exc.code, "the role's credentials are unavailable")
-            return answers.reply(
+            return answers.refused(
                 "identity.container.failed", body, status=500, content_type=json_type
             )
         if served is None:
             body = answers.container_error("NotFound", "no role for this client")
-            return answers.reply(
+            return answers.refused(
                 "identity.container.gone", body, status=404, content_type=json_type
             )
-        return answers.reply(
+        return answers.served(
             "identity.container.credentials",
             answers.container_credentials(served[1]),
             content_type=json_type,
@@ -191,12 +193,12 @@ class AwsHandlers:
         return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _gce_text(rule_id: str, body: str) -> Decision:
-    return answers.reply(rule_id, body, content_type=answers.GCE_TEXT)
+def _gce_text(rule_id: str, body: str) -> Respond:
+    return answers.served(rule_id, body, content_type=answers.GCE_TEXT)
 
 
-def _gce_missing(rule_id: str) -> Decision:
-    return answers.reply(
+def _gce_missing(rule_id: str) -> Respond:
+    return answers.refused(
         rule_id, gce_provider.NOT_FOUND, status=404, content_type="text/plain; charset=utf-8"
     )
 
@@ -229,7 +231,7 @@ class GceHandlers:
     def table(self) -> dict[str, Handler]:
         return {"gce.service-accounts": self.accounts}
 
-    async def accounts(self, req: CanonicalRequest) -> Decision:
+    async def accounts(self, req: CanonicalRequest) -> Settled:
         rest = req.path[len(GCE_ACCOUNTS) :].strip("/")
         resolved = await self._resolver.resolve(req.client)
         account = resolved.assignment
@@ -243,7 +245,7 @@ class GceHandlers:
         recursive = (req.query_value("recursive") or "").lower() == "true"
         if tail == "" and recursive:
             body = answers.gce_account(account.email, self._scopes)
-            return answers.reply("identity.gce.account", body, content_type=answers.JSON)
+            return answers.served("identity.gce.account", body, content_type=answers.JSON)
         simple = {
             "": answers.GCE_ACCOUNT_LISTING,
             "email": account.email,
@@ -253,7 +255,7 @@ class GceHandlers:
         if tail in simple:
             return _gce_text("identity.gce.account", simple[tail])
         if tail.startswith("identity"):
-            return answers.reply(
+            return answers.refused(
                 "identity.gce.identity",
                 gce_provider.CONCEALED,
                 status=403,
@@ -265,7 +267,7 @@ class GceHandlers:
 
     async def _token(
         self, req: CanonicalRequest, resolved: Resolved[GcpAccount], account: GcpAccount
-    ) -> Decision:
+    ) -> Settled:
         asked = req.query_value("scopes")
         scopes = tuple(sorted(s for s in (asked or "").split(",") if s)) or tuple(
             sorted(self._scopes)
@@ -277,7 +279,7 @@ class GceHandlers:
             pod, scopes, cached=cached, default=scopes == tuple(sorted(self._scopes))
         )
         if refused is not None:
-            return answers.reply(
+            return answers.refused(
                 f"identity.gce.{refused}",
                 TOO_MANY[refused],
                 status=429,
@@ -298,13 +300,13 @@ class GceHandlers:
             )
         except SourceError as exc:
             body = f"Failed to mint a token for {account.email}: {exc.code}\n"
-            return answers.reply(
+            return answers.refused(
                 "identity.gce.failed", body, status=500, content_type="text/plain; charset=utf-8"
             )
         if served is None:
             return _gce_missing("identity.gce.gone")
         body = answers.gce_token(served[1], now=self._clock())
-        return answers.reply("identity.gce.token", body, content_type=answers.JSON)
+        return answers.served("identity.gce.token", body, content_type=answers.JSON)
 
 
 class AzureHandlers:
@@ -316,7 +318,7 @@ class AzureHandlers:
     def table(self) -> dict[str, Handler]:
         return {"azure.token": self.token}
 
-    async def token(self, req: CanonicalRequest) -> Decision:
+    async def token(self, req: CanonicalRequest) -> Settled:
         resolved = await self._resolver.resolve(req.client)
         if resolved.assignment is not None:  # a token is about to be minted: be sure who asks
             resolved = await self._resolver.verified(req.client, resolved)
@@ -325,13 +327,12 @@ class AzureHandlers:
         others = any(req.query_value(k) is not None for k in AZURE_SELECTORS)
         if client is None or others or (asked and asked != client.client_id):
             body = '{"error":"invalid_request","error_description":"Identity not found"}'
-            return answers.reply(
+            return answers.refused(
                 "identity.azure.none", body, status=400, content_type=azure_provider.JSON
             )
         query = tuple((k, v) for k, v in req.query if k != "client_id")
         query += (("client_id", client.client_id),)
-        return Decision(
-            action=Action.ALLOW,
+        return Forward(
             rule_id="identity.azure.token",
             upstream_target=encode_target(AZURE_TOKEN, query),
             forward_headers=(azure_provider.METADATA_HEADER,),
