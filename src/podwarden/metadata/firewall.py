@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podwarden.config import ConfigError
-from podwarden.metadata import policy, request, rules
+from podwarden.metadata import policy, policy_files, request
 from podwarden.metadata.model import (
     CanonicalRequest,
     Decision,
@@ -111,9 +111,9 @@ def build(
         accepted = ", ".join(name.value for name in ProviderName)
         raise ConfigError(f"unknown provider {provider!r} (accepted: {accepted})") from None
     if policy_file is None:
-        loaded = rules.LoadedPolicy(mode="extend", options=Options(), rules=())
+        loaded = policy_files.LoadedPolicy(mode="extend", options=Options(), rules=())
     else:
-        loaded = rules.load(policy_file, profile=chosen)
+        loaded = policy_files.load(policy_file, profile=chosen)
     preset = () if loaded.mode == "replace" else chosen.preset(loaded.options)
     return Firewall(
         provider=chosen.name,

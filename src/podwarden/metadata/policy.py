@@ -1,6 +1,6 @@
 """Ordered rules over canonical requests: first match wins, no match is a deny.
 
-Rules are parsed once (presets in the provider modules, files in `rules.py`)
+Rules are parsed once (presets in the provider modules, files in `policy_files.py`)
 into immutable values; `Policy.decide` is a pure function of the request, so
 the proxy, the fuzz target and the benchmark all run the same decision.
 

@@ -27,9 +27,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from podwarden import logs
-from podwarden.metadata import firewall, http1, tokens
+from podwarden.metadata import firewall, http1, imdsv2_tokens
 from podwarden.metadata import metrics as proxy_metrics
 from podwarden.metadata.cache import BoundedMemo, TtlCache
+from podwarden.metadata.imdsv2_tokens import (
+    BAD_REQUEST_BODY,
+    HTML,
+    TOKEN_HEADER,
+    TTL_HEADER,
+    UNAUTHORIZED_BODY,
+    TokenCheck,
+    TokenSigner,
+    parse_ttl,
+)
 from podwarden.metadata.longpoll import LongPollBudget
 from podwarden.metadata.metrics import ProxyMetrics
 from podwarden.metadata.model import (
@@ -45,16 +55,6 @@ from podwarden.metadata.model import (
 )
 from podwarden.metadata.replies import Reply, from_decision, json_str, text
 from podwarden.metadata.settings import ProxySettings
-from podwarden.metadata.tokens import (
-    BAD_REQUEST_BODY,
-    HTML,
-    TOKEN_HEADER,
-    TTL_HEADER,
-    UNAUTHORIZED_BODY,
-    TokenCheck,
-    TokenSigner,
-    parse_ttl,
-)
 from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -496,7 +496,7 @@ async def start(
         fw=fw,
         upstream=upstream,
         cache=cache,
-        tokens=TokenSigner(key=tokens.node_key(settings.token_key_file)),
+        tokens=TokenSigner(key=imdsv2_tokens.node_key(settings.token_key_file)),
         metrics=metrics,
         identity=dict(identity or {}),
     )

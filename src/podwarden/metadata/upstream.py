@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import aiohttp
 import yarl
 
+from podwarden.metadata.imdsv2_tokens import MAX_TTL, TOKEN_HEADER
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
-from podwarden.metadata.tokens import MAX_TTL, TOKEN_HEADER
 
 # Headers of an upstream answer that reach the client; everything else is dropped.
 PASSED_RESPONSE_HEADERS = ("content-type", "etag", "last-modified", "location")
