@@ -440,11 +440,6 @@ class RunningProxy:
         self._stopped = False
 
     @property
-    def upstream_requests(self) -> int:
-        """How many requests went to the metadata service (token PUTs included)."""
-        return self._upstream.requests_sent
-
-    @property
     def inflight(self) -> int:
         return self._handler.inflight.count
 

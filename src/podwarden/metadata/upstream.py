@@ -77,7 +77,6 @@ class Upstream:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
-        self.requests_sent = 0
 
     async def open(self) -> None:
         self._session = self._pool(self._pool_size, self._timeout)
@@ -131,7 +130,6 @@ class Upstream:
         session = self._long_poll_session if long_poll else self._session
         if session is None:
             raise UpstreamError("closed", "the upstream connection pool is closed")
-        self.requests_sent += 1
         try:
             async with session.request(
                 method,
