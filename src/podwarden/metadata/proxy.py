@@ -53,7 +53,7 @@ from podwarden.metadata.model import (
     Respond,
     Settled,
 )
-from podwarden.metadata.replies import Reply, from_decision, json_str, text
+from podwarden.metadata.replies import Reply, access_members, from_decision, json_str, text
 from podwarden.metadata.settings import ProxySettings
 from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
 
@@ -145,6 +145,7 @@ class _Handler:
         )
         limit = settings.max_body_bytes
         self._too_big = text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+        self._http_refusals: dict[int, Reply] = {}  # by status: what http1 refused unparsed
         self.inflight = _Inflight()
         self.inflight.idle.set()
         self.long_polls = LongPollBudget(
@@ -195,21 +196,27 @@ class _Handler:
         if self.access.enabled:
             path = plan.path_json if plan is not None else _log_path(request.target)
             self.access.write(
-                f'"client": {json_str(request.client)}, "method": {json_str(request.method)}, '
-                f'"path": {path}, {reply.log_members()}, '
-                f'"latency_ms": {round(seconds * 1000, 3)!r}'
+                access_members(
+                    client=request.client,
+                    method=request.method,
+                    path_json=path,
+                    reply=reply,
+                    seconds=seconds,
+                )
             )
         return reply.wire(self._always)
 
     def refused(self, client: str, status: int) -> None:
         """A request the HTTP layer refused before it could be parsed: count and log it."""
-        rule = f"http.{status}"
-        self._metrics.observe(decision=Outcome.DENY, rule=rule, seconds=0.0)
+        reply = self._http_refusals.get(status)
+        if reply is None:
+            reply = self._http_refusals[status] = Reply(status, b"", rule=f"http.{status}")
+        self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=0.0)
         if self.access.enabled:
             self.access.write(
-                f'"client": {json_str(client)}, "method": null, "path": null, '
-                f'"decision": "deny", "rule": {json_str(rule)}, "status": {status}, '
-                f'"cache": null, "latency_ms": 0.0'
+                access_members(
+                    client=client, method=None, path_json="null", reply=reply, seconds=0.0
+                )
             )
 
     def abandons(self, request: http1.Request) -> bool:

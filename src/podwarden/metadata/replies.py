@@ -72,6 +72,21 @@ class Reply:
         return self._hit[0]
 
 
+def access_members(
+    *, client: str, method: str | None, path_json: str, reply: Reply, seconds: float
+) -> str:
+    """One access line's own members (`AccessLog.write` adds the common ones).
+
+    `path_json` is the path already JSON-encoded (remembered with the request's
+    plan); `method` None is a request the HTTP layer refused before parsing it.
+    """
+    method_json = "null" if method is None else json_str(method)
+    return (
+        f'"client": {json_str(client)}, "method": {method_json}, "path": {path_json}, '
+        f'{reply.log_members()}, "latency_ms": {round(seconds * 1000, 3)!r}'
+    )
+
+
 def text(status: int, message: str, *, rule: str, decision: Outcome = Outcome.DENY) -> Reply:
     """A plain-text answer (message and a newline)."""
     return Reply(status=status, body=(message + "\n").encode(), rule=rule, decision=decision)
