@@ -21,10 +21,10 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata import firewall
 from podwarden.metadata.identity import cli, service
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.resolver import peer_address
 from podwarden.metadata.identity.settings import IdentitySettings
+from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import Forward, Handle, ProviderName, RawRequest, Respond
 
 ROLE = "arn:aws:iam::123456789012:role/reader"

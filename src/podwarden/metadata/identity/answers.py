@@ -24,8 +24,8 @@ import time
 from datetime import UTC, datetime
 
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
-from podwarden.metadata.identity.gcp import AccessToken
+from podwarden.metadata.identity.iam_credentials import AccessToken
+from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import Outcome, Respond
 from podwarden.metadata.providers import aws as aws_provider
 

@@ -100,7 +100,7 @@ def preset(options: Options) -> tuple[Rule, ...]:
     """
     return (
         # The node's role name and keys: never a pod's. With pod identity on,
-        # `identity/aws.py` puts its rules in front and answers each pod with its own.
+        # `identity/providers/aws.py` puts its rules in front and answers each pod with its own.
         _refuse("aws.iam", "/meta-data/iam*/**"),
         _refuse("aws.identity-credentials", "/meta-data/identity-credentials*/**"),
         _refuse("aws.user-data", "/user-data*/**"),

@@ -13,7 +13,7 @@ Wording sources (learn.microsoft.com, "Azure Instance Metadata Service"):
 IMDS matches paths case-insensitively, so rules here see the lower-cased path
 (`tree_path`); backslashes never reach a rule (refused by `request.py`), which
 closes the aad-pod-identity bypass CVE-2022-23551. The node's own identity is
-refused here; with pod identity on, `identity/azure.py` puts its token rule in
+refused here; with pod identity on, `identity/providers/azure.py` puts its token rule in
 front and answers each pod with the pod's own identity.
 """
 
