@@ -157,3 +157,21 @@ def test_helm_sees_cert_manager_in_the_cluster_and_notes_tell_probe_and_audit(
     assert "-- probe" in notes  # the probe, run in a pod
     assert "podwarden audit --kubeconfig" in notes and "kubectl podwarden audit" in notes
     assert "deploy/uninstall/daemonset.yaml" in notes
+
+
+def test_notes_tell_how_to_hand_the_authorization_files_to_kube_apiserver(
+    kubeconfig: Path,
+) -> None:
+    """With node authorization on, NOTES.txt says where the two host files go and how to
+    fill the CA cert-manager issued; off, it says nothing about them."""
+    kubectl(kubeconfig, "apply", "-f", str(OPERATOR_CRDS))
+    aws = str(EXAMPLES / "aws.yaml")
+    out = helm_install_dry_run(kubeconfig, "-f", aws, "-f", str(EXAMPLES / "nodeauth.yaml"))
+    notes = out[out.index("NOTES:") :]
+    assert "Node authorization: Deployment podwarden/podwarden-nodeauth" in notes
+    assert "> /etc/kubernetes/podwarden/authorization-config.yaml" in notes
+    assert "get secret podwarden-nodeauth-tls -o jsonpath='{.data.ca\\.crt}'" in notes
+    assert "--authorization-config=/etc/kubernetes/podwarden/authorization-config.yaml" in notes
+    assert "podwarden nodeauth verify" in notes
+    plain = helm_install_dry_run(kubeconfig, "-f", aws)
+    assert "authorization-config" not in plain[plain.index("NOTES:") :]
