@@ -70,8 +70,11 @@ def test_the_rendered_chart_applies_and_reads_back(
     if cloud:  # cert-manager and prometheus-operator present, every monitoring object on
         kubectl(kubeconfig, "apply", "-f", str(OPERATOR_CRDS))
         stream = helm.template(  # and the node authorization webhook
-            values=[EXAMPLES / f"{cloud}.yaml", EXAMPLES / "nodeauth.yaml",
-                    EXAMPLES / "monitoring.yaml"],
+            values=[
+                EXAMPLES / f"{cloud}.yaml",
+                EXAMPLES / "nodeauth.yaml",
+                EXAMPLES / "monitoring.yaml",
+            ],
             api_versions=[CERT_MANAGER, MONITORING],
             include_crds=True,
         )

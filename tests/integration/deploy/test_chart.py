@@ -143,8 +143,8 @@ def test_every_rendered_object_validates_against_the_api_schema(
     """Each render at this --kube-version; objects identical across renders checked once."""
     unique: dict[str, tuple[str, dict[str, Any]]] = {}
     for name, arguments in renders(webhook_certs, nodeauth_certs).items():
-        if "node authorization" in name and NODEAUTH_FLOOR > version_tuple(version):
-            with pytest.raises(helm.HelmError, match="needs Kubernetes 1.30 or later"):
+        if "node authorization" in name and version_tuple(version) < NODEAUTH_FLOOR:
+            with pytest.raises(helm.HelmError, match=r"needs Kubernetes 1\.30 or later"):
                 objects(kube_version=f"v{version}", **arguments)
             name = name.replace("node authorization", "(refused) node authorization")
             arguments = without_nodeauth(arguments)
@@ -191,10 +191,14 @@ def test_the_chart_refuses_kubernetes_older_than_its_floor() -> None:
         ("webhook.config.mode=psa", "webhook.config.mode"),
         ("nodeAuthorization.enable=true", "nodeAuthorization: Additional property enable"),
         ("nodeAuthorization.config.mod=deny", "nodeAuthorization.config: Additional property mod"),
-        ("nodeAuthorization.certificates.sorce=files",
-         "nodeAuthorization.certificates: Additional property sorce"),
-        ("nodeAuthorization.authorizer.failurePolicy=Allow",
-         "nodeAuthorization.authorizer.failurePolicy"),
+        (
+            "nodeAuthorization.certificates.sorce=files",
+            "nodeAuthorization.certificates: Additional property sorce",
+        ),
+        (
+            "nodeAuthorization.authorizer.failurePolicy=Allow",
+            "nodeAuthorization.authorizer.failurePolicy",
+        ),
         ("nodeAuthorization.config.mode=allow", "nodeAuthorization.config.mode"),
     ],
 )
@@ -595,9 +599,10 @@ def test_the_authorization_configuration_follows_the_values() -> None:
     assert webhook["timeout"] == "2s"
     assert webhook["connectionInfo"]["kubeConfigFile"] == "/srv/pw/webhook-kubeconfig.yaml"
     # the webhook never judges its own service account, in whatever namespace it runs
-    assert "system:serviceaccount:authz:podwarden-nodeauth" in webhook["matchConditions"][1][
-        "expression"
-    ]
+    assert (
+        "system:serviceaccount:authz:podwarden-nodeauth"
+        in webhook["matchConditions"][1]["expression"]
+    )
     namespaces = {o["metadata"]["name"] for o in changed if o["kind"] == "Namespace"}
     assert namespaces == {"podwarden", "authz"}
     (validate, *_) = one(changed, "ValidatingWebhookConfiguration", "podwarden")["webhooks"]
@@ -616,15 +621,16 @@ def test_the_nodeauth_webhook_is_replicated_spread_and_budgeted() -> None:
     assert spec["replicas"] == 3
     pod = spec["template"]["spec"]
     assert pod["priorityClassName"] == "system-cluster-critical"
-    (required,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    terms = pod["affinity"]["podAntiAffinity"]
+    (required,) = terms["requiredDuringSchedulingIgnoredDuringExecution"]
     assert required["labelSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "podwarden-nodeauth"
     }
     budget = one(found, "PodDisruptionBudget", "podwarden-nodeauth")["spec"]
     assert budget["minAvailable"] == 1
-    assert budget["selector"]["matchLabels"].items() <= spec["template"]["metadata"][
-        "labels"
-    ].items()
+    assert (
+        budget["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    )
 
 
 def test_the_service_monitor_scrapes_the_nodeauth_webhook_as_its_own_job() -> None:

@@ -3,18 +3,18 @@
 Started for real: the agent (its proxy on loopback, its rules in the lab's node
 namespace, pod identity against the lab API server and moto as STS, seeded as in the
 identity tests), a second `podwarden proxy` whose STS endpoint and metadata service
-refuse connections (identity and upstream errors), and `podwarden webhook` over TLS
-following the lab API server, and `podwarden nodeauth serve` over TLS following a cluster
-file. Each is driven until the series the alerts read have
-samples: allowed, denied and answered metadata requests, a metadata service that is
-down, a credential fetch that works and one that fails, rules flushed by hand (a repair),
-a reconcile that fails, a new pod (the view's lag), admission reviews, SubjectAccessReviews from a node (allowed
-and refused) and a NodeRestriction review. Families that
-still have no sample (a labelled counter that never fired, e.g. internal errors) are
-checked by the label names they declare. Then /metrics of each is parsed with
-prometheus_client's parser and every PromQL selector, matcher, grouping label and
-template label of the PrometheusRule and the Grafana dashboard
-is looked up. A name the product does not expose fails the test.
+refuse connections (identity and upstream errors), `podwarden webhook` over TLS
+following the lab API server, and `podwarden nodeauth serve` over TLS following a
+cluster file. Each is driven until the series the alerts read have samples: allowed,
+denied and answered metadata requests, a metadata service that is down, a credential
+fetch that works and one that fails, rules flushed by hand (a repair), a reconcile that
+fails, a new pod (the view's lag), admission reviews, SubjectAccessReviews from a node
+(allowed and refused) and a NodeRestriction review. Families that still have no sample
+(a labelled counter that never fired, e.g. internal errors) are checked by the label
+names they declare. Then /metrics of each is parsed with prometheus_client's parser and
+every PromQL selector, matcher, grouping label and template label of the PrometheusRule
+and the Grafana dashboard is looked up. A name the product does not expose fails the
+test.
 """
 
 from __future__ import annotations
