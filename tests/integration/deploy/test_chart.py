@@ -248,57 +248,43 @@ def test_every_agent_flag_is_a_value() -> None:
     assert flags <= keys, flags - keys  # every flag has a config key, so a value
 
 
-def test_every_webhook_flag_is_a_value() -> None:
-    values = schema()["properties"]["webhook"]["properties"]
-    # flag -> the value (or the chart's fixed choice) that sets it
-    mapping = {
-        "listen": "port",
-        "tls_cert": "certificates",
-        "tls_key": "certificates",
-        "config_file": "config",
-        "poll_interval": "pollInterval",
-        "in_cluster": None,  # the chart's source: the pod's service account
-        "kubeconfig": None,
-        "cluster_file": None,
-    }
-    flags = {
-        param.name
-        for param in webhook_commands.webhook.params
-        if isinstance(param, click.Option) and not param.hidden
-    }
-    assert flags == set(mapping)
-    for flag, value in mapping.items():
-        assert value is None or value in values, flag
-    file_keys = set(settings.WebhookFile.model_fields)
-    assert set(values["config"]["properties"]) == {
-        settings.WebhookFile.model_fields[k].alias or k for k in file_keys
-    }
+# The flags a served component shares: flag -> the value (or the chart's fixed choice).
+SERVER_FLAGS: dict[str, str | None] = {
+    "listen": "port",
+    "tls_cert": "certificates",
+    "tls_key": "certificates",
+    "config_file": "config",
+    "poll_interval": "pollInterval",
+    "in_cluster": None,  # the chart's source: the pod's service account
+    "kubeconfig": None,
+    "cluster_file": None,
+}
 
 
-def test_every_nodeauth_flag_is_a_value() -> None:
-    """Each `podwarden nodeauth serve` flag is set from a nodeAuthorization value (or is the
-    chart's fixed choice), and config holds exactly the settings file's keys."""
-    values = schema()["properties"]["nodeAuthorization"]["properties"]
-    assert schema()["properties"]["nodeAuthorization"]["additionalProperties"] is False
-    config = values["config"]
-    assert config["additionalProperties"] is False
-    # flag -> the value (or the chart's fixed choice) that sets it
-    mapping = {
-        "listen": "port",
-        "tls_cert": "certificates",
-        "tls_key": "certificates",
-        "config_file": "config",
-        "poll_interval": "pollInterval",
-        "mode": "config.mode",
-        "kubernetes_version": "config.kubernetesVersion",
-        "node_scoped": "config.nodeScopedServiceAccounts",
-        "in_cluster": None,  # the chart's source: the pod's service account
-        "kubeconfig": None,
-        "cluster_file": None,
-    }
+@pytest.mark.parametrize(
+    ("command", "key", "own_flags", "settings_file"),
+    [
+        (webhook_commands.webhook, "webhook", {}, settings.WebhookFile),
+        (nodeauth_commands.serve, "nodeAuthorization",
+         {"mode": "config.mode", "kubernetes_version": "config.kubernetesVersion",
+          "node_scoped": "config.nodeScopedServiceAccounts"},
+         authz_settings.NodeAuthSettings),
+    ],
+    ids=["podwarden webhook", "podwarden nodeauth serve"],
+)  # fmt: skip
+def test_every_server_flag_is_a_value(
+    command: click.Command, key: str, own_flags: dict[str, str], settings_file: type[Any]
+) -> None:
+    """Each flag is set from a value under `key` (or is the chart's fixed choice), and
+    `key`.config holds exactly the settings file's keys; unknown keys are refused there."""
+    component = schema()["properties"][key]
+    assert component["additionalProperties"] is False
+    values = component["properties"]
+    assert values["config"]["additionalProperties"] is False
+    mapping = {**SERVER_FLAGS, **own_flags}
     flags = {
         param.name
-        for param in nodeauth_commands.serve.params
+        for param in command.params
         if isinstance(param, click.Option) and not param.hidden and param.name != "help"
     }
     assert flags == set(mapping)
@@ -306,8 +292,8 @@ def test_every_nodeauth_flag_is_a_value() -> None:
         if value is not None:
             first, _, rest = value.partition(".")
             assert first in values and (not rest or rest in values[first]["properties"]), flag
-    fields = authz_settings.NodeAuthSettings.model_fields
-    assert set(config["properties"]) == {f.alias or name for name, f in fields.items()}
+    fields = settings_file.model_fields
+    assert set(values["config"]["properties"]) == {f.alias or n for n, f in fields.items()}
 
 
 # --- what the chart renders is what podwarden accepts ----------------------------------
