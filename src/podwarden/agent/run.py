@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from podwarden import logs
 from podwarden.agent.settings import AgentConfig
@@ -36,6 +36,12 @@ from podwarden.netfilter.runner import Runner
 
 _log = logs.get("agent")
 
+READY = Gauge(
+    "podwarden_agent_ready",
+    "1 while this agent is ready (proxy serving, rules matching the rendered set), else 0;"
+    " what /readyz answers, for alerts",
+)
+
 
 @dataclass
 class AgentState:
@@ -47,6 +53,10 @@ class AgentState:
 
     def ready(self) -> bool:
         return bool(self.proxies) and self.rules_ok and not any(p.draining for p in self.proxies)
+
+    def publish(self) -> None:
+        """Copy readiness to the `podwarden_agent_ready` gauge (after every change)."""
+        READY.set(1 if self.ready() else 0)
 
 
 def proxy_settings(config: AgentConfig, listen: str, *, metrics: bool) -> ProxySettings:
@@ -84,6 +94,7 @@ async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None
     )
     plan = config.identity_plan()
     state = AgentState()
+    state.publish()
     health = await _start_health(config, state)
     pods: identity_cli.Running | None = None
     try:
@@ -98,8 +109,10 @@ async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None
             _log.info("proxy listening", listen=listen, port=running.port)
         await asyncio.to_thread(installer.install)
         state.rules_ok = True
+        state.publish()
         await _reconcile(installer, state, period=config.reconcile_period, stop=stop)
     finally:
+        READY.set(0)
         for running in state.proxies:
             await running.stop(drain_timeout=2.0)
         if pods is not None:
@@ -125,6 +138,7 @@ async def _reconcile(
             state.rules_ok = False
             reconcile.CHECK_ERRORS.labels(installer.backend.name).inc()
             _log.error("reconcile failed", error=str(exc))
+        state.publish()
 
 
 async def _start_health(config: AgentConfig, state: AgentState) -> web.AppRunner | None:

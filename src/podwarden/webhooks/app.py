@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -82,6 +83,14 @@ class Metrics:
             "PodSecurityPolicy objects in the cluster not in force now (unparsable, duplicate)",
             registry=self.registry,
         )
+        self.certificate_expiry = Gauge(
+            "podwarden_webhook_certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate in use (Unix time)",
+            registry=self.registry,
+        )
+
+    def certificate_loaded(self, not_after: float) -> None:
+        self.certificate_expiry.set(not_after)
 
     def policy_rejected(self, source: str) -> None:
         self.policies_rejected.labels(source).inc()
@@ -208,8 +217,12 @@ def bad_request(message: str, *, kind: str = "AdmissionReview") -> web.Response:
 
 
 def metrics_response(registry: CollectorRegistry) -> web.Response:
-    """The registry in Prometheus' text format."""
-    response = web.Response(body=generate_latest(registry))
+    """The server's registry, then the process-wide one, in Prometheus' text format.
+
+    The process-wide registry carries what is shared by every server in the
+    process, such as the cluster view's reflector metrics the alerts watch.
+    """
+    response = web.Response(body=generate_latest(registry) + generate_latest(REGISTRY))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 

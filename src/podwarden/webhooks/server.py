@@ -73,12 +73,12 @@ async def start(
     """Start serving; raises ConfigError for unusable flags or files."""
     if sum((kubeconfig is not None, cluster_file is not None, in_cluster)) != 1:
         raise ValueError("exactly one of kubeconfig, cluster_file and in_cluster is required")
-    context = tls.ReloadingContext(tls_cert, tls_key)
+    metrics = app.Metrics()
+    context = tls.ReloadingContext(tls_cert, tls_key, on_load=metrics.certificate_loaded)
     view = store.ClusterView()
     tasks: list[asyncio.Task[None]] = []
     api: client.Api | None = None
     authorizer: access.Authorizer
-    metrics = app.Metrics()
     cluster_policies: clusterpolicies.ClusterPolicies | None = None
     if cluster_file is not None:
         if settings.mode == "psp" and not settings.policies:

@@ -57,12 +57,16 @@ def test_discovery_documents(lab, http) -> None:
         "persistentvolumeclaims",
         "persistentvolumes",
         "events",
+        "services",
     } <= names
     pods = next(r for r in resources["resources"] if r["name"] == "pods")
     assert pods["namespaced"] and pods["kind"] == "Pod" and "watch" in pods["verbs"]
     groups = http.get(f"{lab.url}/apis").json()
     assert [g["name"] for g in groups["groups"]] == [
         "rbac.authorization.k8s.io",
+        "apps",
+        "policy",
+        "admissionregistration.k8s.io",
         "storage.k8s.io",
         "apiextensions.k8s.io",
     ]

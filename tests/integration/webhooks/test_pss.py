@@ -453,9 +453,13 @@ async def test_tenant_role_update_is_judged_by_the_guard_alone(start_webhook: St
     client = await start_webhook(cluster=[team], config={"mode": "tenant"})
     old = yaml.safe_load(yaml.safe_dump(PRIVILEGED_POD))
     new = yaml.safe_load(yaml.safe_dump(old))
-    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/app-web"}
+    new["metadata"]["annotations"] = {
+        "iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/app-web"
+    }
     body = review(new, namespace="team", operation="UPDATE", old=old)
     assert (await client.post("/validate", body))["allowed"]
-    new["metadata"]["annotations"] = {"iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/admin"}
+    new["metadata"]["annotations"] = {
+        "iam.amazonaws.com/role": "arn:aws:iam::111122223333:role/admin"
+    }
     body = review(new, namespace="team", operation="UPDATE", old=old)
     assert not (await client.post("/validate", body))["allowed"]

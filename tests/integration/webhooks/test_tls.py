@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from podwarden.webhooks import certs
-from tests.integration.webhooks.conftest import Starter
+from tests.integration.webhooks.conftest import Client, Starter
 
 
 def _podwarden(*args: str) -> subprocess.CompletedProcess[str]:
@@ -109,17 +109,27 @@ def _der(path: Path) -> bytes:
     return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(Encoding.DER)
 
 
+def _not_after(path: Path) -> float:
+    return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc.timestamp()
+
+
+def _expiry_gauge(client: Client) -> float | None:
+    registry = client.running.webhook.metrics.registry
+    return registry.get_sample_value("podwarden_webhook_certificate_expiry_timestamp_seconds")
+
+
 async def test_rotated_certificate_is_served_to_new_handshakes(
     start_webhook: Starter, tmp_path: Path
 ) -> None:
     first, second, live = tmp_path / "first", tmp_path / "second", tmp_path / "live"
-    certs.issue(service="guard", namespace="sec", out=first)
-    certs.issue(service="guard", namespace="sec", out=second)
+    certs.issue(service="guard", namespace="sec", out=first, days=20)
+    certs.issue(service="guard", namespace="sec", out=second, days=90)
     live.mkdir()
     for name in ("tls.crt", "tls.key"):
         shutil.copy(first / name, live / name)
     client = await start_webhook(tls_cert=live / "tls.crt", tls_key=live / "tls.key")
     assert await asyncio.to_thread(_presented, client.port) == _der(first / "tls.crt")
+    assert _expiry_gauge(client) == _not_after(first / "tls.crt")  # what the alert reads
     # rotate the way a Secret volume does: new files swapped in
     for name in ("tls.key", "tls.crt"):
         shutil.copy(second / name, live / f".{name}.new")
@@ -130,6 +140,8 @@ async def test_rotated_certificate_is_served_to_new_handshakes(
         await asyncio.sleep(0.05)
     assert await asyncio.to_thread(_presented, client.port) == _der(second / "tls.crt")
     assert client.running.tls.reloads == 1
+    assert _expiry_gauge(client) == _not_after(second / "tls.crt")
+    assert _not_after(second / "tls.crt") - _not_after(first / "tls.crt") > 60 * 86400
 
     # and a client trusting only the new CA completes a verified handshake
     def verified_handshake() -> str | None:

@@ -1,5 +1,6 @@
 """/readyz of `podwarden agent`: 503 until the rules are in, and again after a failed
-reconcile, 200 once a check passes.
+reconcile, 200 once a check passes; the `podwarden_agent_ready` gauge (what the
+"agent not ready" alert reads) says the same.
 
 The agent runs in this process (its proxy and health server on loopback, nothing
 contacted upstream); its netfilter commands run in the lab's node namespace
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from podwarden.agent import run as agent_run
 from podwarden.agent.settings import AgentConfig
@@ -49,6 +51,19 @@ async def until(url: str, status: int, *, timeout: float) -> float:
     raise AssertionError(f"{url} never answered {status} within {timeout}s")
 
 
+async def ready_gauge(health: str) -> float:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{health}/metrics") as resp,
+    ):
+        text = await resp.text()
+    for family in text_string_to_metric_families(text):
+        if family.name == "podwarden_agent_ready":
+            (sample,) = family.samples
+            return float(sample.value)
+    raise AssertionError("podwarden_agent_ready is not exposed")
+
+
 async def test_readyz_is_503_until_rules_are_in_and_after_a_failed_reconcile(
     lab: Lab, tmp_path: Path
 ) -> None:
@@ -70,11 +85,14 @@ async def test_readyz_is_503_until_rules_are_in_and_after_a_failed_reconcile(
     try:
         await until(readyz, 503, timeout=10)  # health up, proxy up, rules held at the gate
         assert set(await statuses(readyz, 1.0)) == {503}
+        assert await ready_gauge(health) == 0
         gate.touch()
         await until(readyz, 200, timeout=10)
+        assert await ready_gauge(health) == 1
         Path(f"{gate}.fail").touch()  # every netfilter command now fails: reconcile too
         waited = await until(readyz, 503, timeout=10)
         assert waited < 3 * PERIOD + 0.5, waited
+        assert await ready_gauge(health) == 0
         Path(f"{gate}.fail").unlink()
         await until(readyz, 200, timeout=10)  # the next good check makes it ready again
         assert not task.done()  # a failed reconcile never stops the agent

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 import pytest
+from prometheus_client import REGISTRY
 
 from podwarden.metadata.identity.cache import Backoff, CredentialCache, SourceError
 
@@ -48,7 +49,9 @@ class FakeSource:
         return Creds(len(self.calls), self.clock.now + self.lifetime)
 
 
-def make(clock: FakeClock, source: FakeSource) -> CredentialCache[str, Creds]:
+def make(
+    clock: FakeClock, source: FakeSource, *, name: str = "unnamed"
+) -> CredentialCache[str, Creds]:
     return CredentialCache(
         fetch=source.fetch,
         expiry=lambda c: c.expires,
@@ -57,6 +60,7 @@ def make(clock: FakeClock, source: FakeSource) -> CredentialCache[str, Creds]:
         clock=clock,
         backoff=Backoff(base=10.0, cap=60.0, floor=5.0),
         rng=random.Random(7),
+        source=name,
     )
 
 
@@ -213,3 +217,29 @@ def test_refresh_window_must_be_larger_than_the_minimum_validity(clock):
             refresh_before=100,
             clock=clock,
         )
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_fetches_are_measured_as_first_or_refresh_and_failures_by_code(clock):
+    """What the alerts read: slow first credentials, and identity errors by code."""
+    name = "unit-metrics"
+    source = FakeSource(clock)
+    cache = make(clock, source, name=name)
+    await cache.get("k")
+    first = "podwarden_identity_fetch_seconds_count"
+    assert sample(first, source=name, kind="first") == 1
+    assert sample(first, source=name, kind="refresh") == 0
+    clock.now += LIFETIME - REFRESH_BEFORE + 1  # inside the refresh window
+    await cache.get("k")
+    await cache.idle()
+    assert sample(first, source=name, kind="refresh") == 1
+    assert sample(first, source=name, kind="first") == 1
+    source.fail = SourceError("AccessDenied", "not allowed to assume")
+    with pytest.raises(SourceError):
+        await cache.get("other")
+    errors = "podwarden_identity_fetch_errors_total"
+    assert sample(errors, source=name, code="AccessDenied") == 1
+    assert sample(first, source=name, kind="first") == 1  # a failure is not a duration

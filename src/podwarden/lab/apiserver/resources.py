@@ -168,6 +168,17 @@ CORE = [
     ResourceType(
         "",
         "v1",
+        "services",
+        "Service",
+        True,
+        ("svc",),
+        ("all",),
+        subresources=("status",),
+        has_spec_generation=False,
+    ),
+    ResourceType(
+        "",
+        "v1",
         "events",
         "Event",
         True,
@@ -185,6 +196,47 @@ RBAC = [
         ("rolebindings", "RoleBinding", True),
         ("clusterroles", "ClusterRole", False),
         ("clusterrolebindings", "ClusterRoleBinding", False),
+    )
+]
+# What podwarden's chart installs (`kubectl apply` of the rendered chart): the agent's
+# DaemonSet, the webhook's Deployment, PodDisruptionBudget and webhook configurations.
+# Stored and served as written; no controller acts on them (nothing is scheduled).
+WORKLOADS = [
+    ResourceType(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        True,
+        ("deploy",),
+        ("all",),
+        subresources=("status",),
+    ),
+    ResourceType(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        True,
+        ("ds",),
+        ("all",),
+        subresources=("status",),
+    ),
+    ResourceType(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        True,
+        ("pdb",),
+        subresources=("status",),
+    ),
+]
+ADMISSION = [
+    ResourceType("admissionregistration.k8s.io", "v1", plural, kind, False, (), ("api-extensions",))
+    for plural, kind in (
+        ("validatingwebhookconfigurations", "ValidatingWebhookConfiguration"),
+        ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration"),
     )
 ]
 STORAGE = [
@@ -211,7 +263,7 @@ CRDS = ResourceType(
     ("api-extensions",),
     subresources=("status",),
 )
-ALL: tuple[ResourceType, ...] = (*CORE, *RBAC, *STORAGE, CRDS)
+ALL: tuple[ResourceType, ...] = (*CORE, *RBAC, *WORKLOADS, *ADMISSION, *STORAGE, CRDS)
 
 
 @dataclass

@@ -12,15 +12,23 @@ this combination —
   that key get the last error at once instead of hammering the source;
 - time is injected (`clock`, wall-clock seconds, because expirations are wall
   times), so unit tests drive every case with a fake clock and no sleeps.
+
+Every fetch is measured for the alerts (identity errors, slow first
+credentials): its duration by `source` and whether the key had credentials
+before (`first`: a pod waits on it; `refresh`: nobody does), and each failure
+by the error's code (AccessDenied, RegionDisabled, SourceFailed...).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from prometheus_client import Counter, Histogram
 
 from podwarden import logs
 
@@ -28,6 +36,19 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _log = logs.get("metadata.identity.cache")
+
+FETCH_SECONDS = Histogram(
+    "podwarden_identity_fetch_seconds",
+    "Time to fetch credentials from the source (STS, IAM Credentials): `first` for a key"
+    " without credentials yet (a pod may be waiting), `refresh` ahead of expiry",
+    ["source", "kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+FETCH_ERRORS = Counter(
+    "podwarden_identity_fetch_errors_total",
+    "Credential fetches that failed, by source and error code",
+    ["source", "code"],
+)
 
 
 class SourceError(Exception):
@@ -84,6 +105,7 @@ class CredentialCache(Generic[K, V]):
         clock: Callable[[], float],
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        source: str = "unnamed",
     ) -> None:
         if refresh_before <= min_validity:
             raise ValueError("refresh_before must exceed min_validity, or refreshes come too late")
@@ -94,6 +116,7 @@ class CredentialCache(Generic[K, V]):
         self._clock = clock
         self._backoff = backoff or Backoff()
         self._rng = rng
+        self._source = source
         self._entries: dict[K, _Entry[V]] = {}
         self._inflight: dict[K, asyncio.Task[V]] = {}
         self._failures: dict[K, _Failure] = {}
@@ -174,6 +197,8 @@ class CredentialCache(Generic[K, V]):
 
     async def _run(self, key: K) -> V:
         self.fetches += 1
+        kind = "refresh" if key in self._entries else "first"
+        started = time.monotonic()
         try:
             value = await self._fetch(key)
             left = self._expiry(value) - self._clock()
@@ -188,6 +213,7 @@ class CredentialCache(Generic[K, V]):
                 if isinstance(exc, SourceError)
                 else SourceError("SourceFailed", f"{type(exc).__name__}: {exc}")
             )
+            FETCH_ERRORS.labels(self._source, error.code).inc()
             previous = self._failures.get(key)
             attempts = previous.attempts + 1 if previous is not None else 1
             delay = self._backoff.delay(attempts - 1, self._rng)
@@ -195,6 +221,7 @@ class CredentialCache(Generic[K, V]):
             _log.warning("credential fetch failed", error=str(error), retry_in=round(delay, 3))
             raise error from None
         else:
+            FETCH_SECONDS.labels(self._source, kind).observe(time.monotonic() - started)
             self._entries[key] = _Entry(value, self._expiry(value))
             self._failures.pop(key, None)
             return value

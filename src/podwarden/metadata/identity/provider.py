@@ -77,8 +77,9 @@ class Idle(Protocol):
 
 @dataclass(frozen=True)
 class Source(Generic[K, V]):
-    """A credential source and how its credentials age."""
+    """A credential source and how its credentials age; `name` labels its metrics."""
 
+    name: str  # the `source` label of podwarden_identity_fetch_* ("sts", "iamcredentials")
     fetch: Callable[[K], Awaitable[V]]
     expiry: Callable[[V], float]
     refresh_before: float  # seconds before expiry a used credential is refreshed
@@ -165,6 +166,7 @@ class Layer(Generic[A, K, V]):
                 min_validity=settings.min_validity,
                 refresh_before=source.refresh_before,
                 clock=context.clock,
+                source=source.name,
             )
         self._handlers = provider.handlers(Parts(context, self.resolver, self._cache))
         self._rules = provider.rules(settings)

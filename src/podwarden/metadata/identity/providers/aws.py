@@ -180,7 +180,7 @@ class AwsIdentity:
         settings = context.settings
         refresh = settings.refresh_before
         if context.aws_fetch is not None:
-            return Source(fetch=context.aws_fetch, expiry=_expiry, refresh_before=refresh)
+            return Source("sts", fetch=context.aws_fetch, expiry=_expiry, refresh_before=refresh)
         sts = StsSource(
             region=settings.sts_region,
             endpoint_url=settings.sts_endpoint,
@@ -190,7 +190,12 @@ class AwsIdentity:
         )
         await sts.open()
         return Source(
-            fetch=sts.assume, expiry=_expiry, refresh_before=refresh, origin=sts, close=sts.close
+            "sts",
+            fetch=sts.assume,
+            expiry=_expiry,
+            refresh_before=refresh,
+            origin=sts,
+            close=sts.close,
         )
 
     def cache_key(self, assignment: AwsRole, settings: IdentitySettings) -> AwsRole:

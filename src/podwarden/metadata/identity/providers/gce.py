@@ -168,6 +168,7 @@ class GceIdentity:
             lifetime=settings.gcp_lifetime,
         )
         return Source(
+            "iamcredentials",
             fetch=iam.token,
             expiry=_expiry,
             refresh_before=max(settings.gcp_lifetime / 2, settings.min_validity + 300),
