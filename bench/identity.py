@@ -60,9 +60,9 @@ from podwarden.lab.cloud import server as cloud_server
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.cache import CredentialCache
 from podwarden.metadata.identity.settings import IdentitySettings, SessionScope
+from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
 from podwarden.testing.net import free_port, wait_listening
