@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Every suite, explicitly; each module exposes main() -> None that prints its table.
-SUITES = ["proxy", "identity", "rules", "admission", "audit", "nodeauth"]
+SUITES = ["proxy", "access_log", "identity", "rules", "admission", "audit", "nodeauth"]
 
 
 def main() -> int:

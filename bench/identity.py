@@ -61,9 +61,9 @@ from podwarden.lab.ports import free_port, wait_listening
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.cache import CredentialCache
 from podwarden.metadata.identity.settings import IdentitySettings, SessionScope
+from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
 

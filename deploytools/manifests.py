@@ -12,6 +12,8 @@ import difflib
 import sys
 from pathlib import Path
 
+import yaml
+
 from deploytools import helm
 
 VALUES = helm.REPO / "deploy" / "helm" / "manifests.values.yaml"
@@ -20,8 +22,13 @@ FOLDERS = {
     "templates/agent/": "deploy/agent/",
     "templates/webhook/": "deploy/webhook/",
     "templates/uninstall/": "deploy/uninstall/",
+    "templates/nodeauth/": "deploy/nodeauth/",
     "crds/": "deploy/crds/",
 }
+# Chart files that render a ConfigMap of files a host reads from disk (kube-apiserver's
+# --authorization-config and the webhook kubeconfig it names), not API objects to apply:
+# each data key is written as its own file in the folder, and the ConfigMap is not.
+HOST_FILES = frozenset({"templates/nodeauth/apiserver-files.yaml"})
 HEADER = (
     "# Rendered from deploy/helm/podwarden by `make manifests` "
     "(deploy/helm/manifests.values.yaml): edit the chart, not this file.\n"
@@ -34,7 +41,13 @@ def render() -> dict[str, str]:
     files: dict[str, str] = {}
     for source, texts in helm.by_source(stream).items():
         for prefix, folder in FOLDERS.items():
-            if source.startswith(prefix):
+            if not source.startswith(prefix):
+                continue
+            if source in HOST_FILES:
+                for text in texts:
+                    for name, content in yaml.safe_load(text)["data"].items():
+                        files[folder + name] = HEADER + content
+            else:
                 target = folder + source.removeprefix(prefix)
                 files[target] = HEADER + "---\n".join(texts)
     return files

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fuzz.oracle import filtered_read, hides_secrets, reads_as_secret
 from podwarden.metadata import firewall
-from podwarden.metadata.model import Action, ProviderName, RawRequest
+from podwarden.metadata.model import Forward, ProviderName, RawRequest
 
 SEEDS = {
     ProviderName.AWS: (
@@ -127,7 +127,7 @@ def check(
     _, decision = firewalls[provider].evaluate(raw)
     if decision.rule_id == "internal-error":
         raise InternalError(f"{provider.value}: {raw!r} hit a bug: {decision.body!r}")
-    if decision.action is Action.ALLOW and reads_as_secret(provider, decision.upstream_target):
+    if isinstance(decision, Forward) and reads_as_secret(provider, decision.upstream_target):
         if filtered_read(provider, decision.upstream_target) and hides_secrets(decision.transform):
             return  # forwarded to be filtered, and the filter holds
         raise Bypass(f"{provider.value}: {raw!r} allowed as {decision.upstream_target!r}")

@@ -2,7 +2,8 @@
 
 The proxy turns raw HTTP into a `RawRequest`, `request.canonicalise` turns that
 into a `CanonicalRequest` (or raises `RequestRejected`), and a provider's
-`Policy.decide` maps it to a `Decision`. Nothing here does I/O, so the same
+`Policy.decide` maps it to a `Decision`: forward it upstream, respond
+with a fixed answer, or hand it to a named handler. Nothing here does I/O, so the same
 objects drive unit tests, the fuzz target and the benchmark.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 class ProviderName(enum.StrEnum):
@@ -81,39 +83,74 @@ class RequestRejected(Exception):
         self.content_type = content_type
 
 
-class Action(enum.StrEnum):
-    """What the proxy does with a request."""
+class Outcome(enum.StrEnum):
+    """What became of a request, as the access log and `/metrics` name it.
 
-    ALLOW = "allow"  # forward the rebuilt canonical request upstream
-    DENY = "deny"  # answer with the decision's status and body
-    ANSWER = "answer"  # the proxy answers itself through a named handler
+    These three strings are the `decision` label of `podwarden_requests_total`
+    and the access log's "decision" member; alerts match on them.
+    """
+
+    ALLOW = "allow"  # forwarded upstream
+    DENY = "deny"  # refused
+    ANSWER = "answer"  # the proxy answered itself: a session token, a pod's own identity
 
 
 ResponseTransform = Callable[[bytes], bytes]
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The policy's verdict for one canonical request.
+class Forward:
+    """Forward the rebuilt canonical request upstream.
 
-    For ALLOW, `upstream_target` is what is sent upstream (path + query, encoded
-    by the policy), `forward_headers` the only headers sent, `cache_ttl` > 0
-    marks immutable metadata and `transform` rewrites the upstream body (used to
-    strip secrets from documents); `long_poll` marks a request the upstream holds
-    until a value changes (GCE wait_for_change), which the proxy budgets apart.
-    For ANSWER, `handler` names a proxy-side handler (e.g. "aws.token"). Every
-    decision names the `rule_id` that made it.
+    `upstream_target` is what is sent (path + query, encoded by the policy),
+    `forward_headers` the only headers sent, `cache_ttl` > 0 marks immutable
+    metadata and `transform` rewrites the upstream body (used to strip secrets
+    from documents); `long_poll` marks a request the upstream holds until a
+    value changes (GCE wait_for_change), which the proxy budgets apart.
     """
 
-    action: Action
     rule_id: str
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "text/plain; charset=utf-8"
-    response_headers: tuple[tuple[str, str], ...] = ()
-    upstream_target: str = ""
+    upstream_target: str
     forward_headers: tuple[tuple[str, str], ...] = ()
     cache_ttl: float = 0.0
     transform: ResponseTransform | None = field(default=None, compare=False)
-    handler: str = ""
     long_poll: bool = False
+    outcome: ClassVar[Outcome] = Outcome.ALLOW
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer with this status and body, without asking upstream.
+
+    `outcome` says what the answer is: a refusal (DENY, the default) or a
+    served answer (ANSWER: a pod's own credentials, a directory listing).
+    """
+
+    rule_id: str
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    response_headers: tuple[tuple[str, str], ...] = ()
+    outcome: Outcome = Outcome.DENY
+
+    def __post_init__(self) -> None:
+        if self.outcome is Outcome.ALLOW:
+            raise ValueError(f"{self.rule_id}: a Respond is a refusal or an answer, not ALLOW")
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    """Let a named proxy-side handler decide (e.g. "aws.token", "aws.credentials").
+
+    A handler returns a `Forward` or a `Respond`; only those are outcomes.
+    """
+
+    rule_id: str
+    handler: str
+
+
+Decision = Forward | Respond | Handle
+"""The policy's verdict for one canonical request; every variant names the rule that made it."""
+
+Settled = Forward | Respond
+"""A decision that is an outcome: what a handler returns for a `Handle`."""

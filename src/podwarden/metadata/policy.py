@@ -1,6 +1,6 @@
 """Ordered rules over canonical requests: first match wins, no match is a deny.
 
-Rules are parsed once (presets in the provider modules, files in `rules.py`)
+Rules are parsed once (presets in the provider modules, files in `policy_files.py`)
 into immutable values; `Policy.decide` is a pure function of the request, so
 the proxy, the fuzz target and the benchmark all run the same decision.
 
@@ -19,7 +19,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from podwarden.metadata.model import Action, CanonicalRequest, Decision, ResponseTransform
+from podwarden.metadata.model import (
+    CanonicalRequest,
+    Decision,
+    Forward,
+    Handle,
+    Respond,
+    ResponseTransform,
+)
 
 ANY_VALUE = "*"  # a query/header condition satisfied by any present value
 
@@ -137,10 +144,10 @@ def _condition(have: str | None, want: str | None) -> bool:
 class Responses:
     """How a provider words and shapes its answers; supplied by the provider module."""
 
-    not_found: Callable[[], Decision]
-    deny: Callable[[Rule], Decision]  # rule.status 0 / rule.message "" mean "usual"
-    conceal: Callable[[str], Decision]  # (rule id)
-    allow: Callable[[CanonicalRequest, Rule], Decision]
+    not_found: Callable[[], Respond]
+    deny: Callable[[Rule], Respond]  # rule.status 0 / rule.message "" mean "usual"
+    conceal: Callable[[str], Respond]  # (rule id)
+    allow: Callable[[CanonicalRequest, Rule], Forward]
 
 
 def _subject(req: CanonicalRequest) -> str:
@@ -198,5 +205,5 @@ class Policy:
         if rule.action is RuleAction.CONCEAL:
             return self.responses.conceal(rule.id)
         if rule.action is RuleAction.ANSWER:
-            return Decision(action=Action.ANSWER, rule_id=rule.id, handler=rule.handler)
+            return Handle(rule_id=rule.id, handler=rule.handler)
         return self.responses.deny(rule)

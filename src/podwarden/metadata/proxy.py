@@ -27,21 +27,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from podwarden import logs
-from podwarden.metadata import firewall, http1, tokens
+from podwarden.metadata import firewall, http1, imdsv2_tokens
 from podwarden.metadata import metrics as proxy_metrics
 from podwarden.metadata.cache import BoundedMemo, TtlCache
-from podwarden.metadata.longpoll import LongPollBudget
-from podwarden.metadata.metrics import ProxyMetrics
-from podwarden.metadata.model import (
-    Action,
-    CanonicalRequest,
-    Decision,
-    ProviderName,
-    RawRequest,
-)
-from podwarden.metadata.replies import Reply, from_decision, json_str, text
-from podwarden.metadata.settings import ProxySettings
-from podwarden.metadata.tokens import (
+from podwarden.metadata.imdsv2_tokens import (
     BAD_REQUEST_BODY,
     HTML,
     TOKEN_HEADER,
@@ -51,15 +40,29 @@ from podwarden.metadata.tokens import (
     TokenSigner,
     parse_ttl,
 )
+from podwarden.metadata.longpoll import LongPollBudget
+from podwarden.metadata.metrics import ProxyMetrics
+from podwarden.metadata.model import (
+    CanonicalRequest,
+    Decision,
+    Forward,
+    Handle,
+    Outcome,
+    ProviderName,
+    RawRequest,
+    Respond,
+    Settled,
+)
+from podwarden.metadata.replies import Reply, access_members, from_decision, json_str, text
+from podwarden.metadata.settings import ProxySettings
 from podwarden.metadata.upstream import Upstream, UpstreamError, UpstreamResponse
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-IdentityHandler = Callable[[CanonicalRequest], Awaitable[Decision]]
-"""Serves an ANSWER decision: returns a Decision whose ALLOW forwards its
-`upstream_target` (e.g. Azure with the pod's client_id) and whose other actions
-are answered with its status/body/content_type/response_headers."""
+IdentityHandler = Callable[[CanonicalRequest], Awaitable[Settled]]
+"""Serves a `Handle` decision: a `Forward` goes upstream (e.g. Azure with the
+pod's client_id), a `Respond` is answered as it is and counted as its outcome."""
 IdentityHandlers = Mapping[str, IdentityHandler]
 
 _MEMO_MAX_REQUEST = 2048  # bytes of target + headers: keeps the plan memo's memory small
@@ -142,6 +145,7 @@ class _Handler:
         )
         limit = settings.max_body_bytes
         self._too_big = text(413, f"request body larger than {limit} bytes", rule="proxy.body")
+        self._http_refusals: dict[int, Reply] = {}  # by status: what http1 refused unparsed
         self.inflight = _Inflight()
         self.inflight.idle.set()
         self.long_polls = LongPollBudget(
@@ -192,21 +196,27 @@ class _Handler:
         if self.access.enabled:
             path = plan.path_json if plan is not None else _log_path(request.target)
             self.access.write(
-                f'"client": {json_str(request.client)}, "method": {json_str(request.method)}, '
-                f'"path": {path}, {reply.log_members()}, '
-                f'"latency_ms": {round(seconds * 1000, 3)!r}'
+                access_members(
+                    client=request.client,
+                    method=request.method,
+                    path_json=path,
+                    reply=reply,
+                    seconds=seconds,
+                )
             )
         return reply.wire(self._always)
 
     def refused(self, client: str, status: int) -> None:
         """A request the HTTP layer refused before it could be parsed: count and log it."""
-        rule = f"http.{status}"
-        self._metrics.observe(decision="deny", rule=rule, seconds=0.0)
+        reply = self._http_refusals.get(status)
+        if reply is None:
+            reply = self._http_refusals[status] = Reply(status, b"", rule=f"http.{status}")
+        self._metrics.observe(decision=reply.decision, rule=reply.rule, seconds=0.0)
         if self.access.enabled:
             self.access.write(
-                f'"client": {json_str(client)}, "method": null, "path": null, '
-                f'"decision": "deny", "rule": {json_str(rule)}, "status": {status}, '
-                f'"cache": null, "latency_ms": 0.0'
+                access_members(
+                    client=client, method=None, path_json="null", reply=reply, seconds=0.0
+                )
             )
 
     def abandons(self, request: http1.Request) -> bool:
@@ -218,7 +228,7 @@ class _Handler:
         if id(request) in self._long_poll_requests:
             return True
         plan = self._plans.get((request.method, request.target, request.raw_headers))
-        return plan is not None and plan.decision.long_poll
+        return plan is not None and isinstance(plan.decision, Forward) and plan.decision.long_poll
 
     def refusal_headers(self) -> bytes:
         """The provider's always-present headers as header lines (e.g. Metadata-Flavor)."""
@@ -239,16 +249,15 @@ class _Handler:
 
     def _plan_for(self, raw: RawRequest) -> _Plan:
         canonical, decision = self._fw.evaluate(raw)
-        action = decision.action
         cache_key = None
-        if action is Action.ALLOW and decision.cache_ttl > 0 and raw.method == "GET":
+        if isinstance(decision, Forward) and decision.cache_ttl > 0 and raw.method == "GET":
             cache_key = (decision.rule_id, decision.upstream_target, decision.forward_headers)
         tokens = tuple(v for n, v in raw.headers if n.lower() == TOKEN_HEADER) if self._aws else ()
         return _Plan(
             raw=raw,
             canonical=canonical,
             decision=decision,
-            fixed=None if action in (Action.ALLOW, Action.ANSWER) else from_decision(decision),
+            fixed=from_decision(decision) if isinstance(decision, Respond) else None,
             path_json=_log_path(canonical.path if canonical is not None else raw.target),
             session_tokens=tokens,
             cache_key=cache_key,
@@ -264,13 +273,13 @@ class _Handler:
             if refused is not None:
                 return refused
         decision = plan.decision
-        if decision.action is Action.ALLOW:
+        if isinstance(decision, Forward):
             if plan.cache_key is not None:
                 cached = self._cache.peek(plan.cache_key)
                 if cached is not None:
                     return cached.labelled("hit")
             return None
-        if decision.action is Action.ANSWER:
+        if isinstance(decision, Handle):
             if decision.handler == _AWS_TOKEN_HANDLER and self._aws:
                 return self._mint_token(plan.raw, decision, client=client)
             return None
@@ -283,13 +292,15 @@ class _Handler:
         try:
             decision = plan.decision
             assert plan.canonical is not None  # _serve_now answered the rest
-            if decision.action is Action.ALLOW and decision.long_poll:
+            if isinstance(decision, Forward) and decision.long_poll:
                 reply = await self._long_poll(request, plan.canonical.method, decision)
-            elif decision.action is Action.ALLOW:
+            elif isinstance(decision, Forward):
                 reply = await self._forward(plan.canonical.method, decision, plan.cache_key)
-            else:
+            elif isinstance(decision, Handle):
                 canonical = dataclasses.replace(plan.canonical, client=request.client)
                 reply = await self._answer(canonical, decision)
+            else:  # _serve_now answers every Respond
+                reply = from_decision(decision)
         except asyncio.CancelledError:  # the client left: log it, answer nobody
             self._finish(request, plan, _CLIENT_GONE, started)
             raise
@@ -300,7 +311,7 @@ class _Handler:
             self.inflight.leave()
         return self._finish(request, plan, reply, started)
 
-    async def _long_poll(self, request: http1.Request, method: str, decision: Decision) -> Reply:
+    async def _long_poll(self, request: http1.Request, method: str, decision: Forward) -> Reply:
         """A wait_for_change request, within the client's and the node's long-poll budget."""
         refused = self.long_polls.acquire(request.client)
         if refused is not None:
@@ -323,7 +334,7 @@ class _Handler:
             return _TOKEN_REFUSED[verdict]
         return None
 
-    async def _answer(self, canonical: CanonicalRequest, decision: Decision) -> Reply:
+    async def _answer(self, canonical: CanonicalRequest, decision: Handle) -> Reply:
         handler = self._identity.get(decision.handler)
         if handler is None:
             return text(
@@ -336,11 +347,11 @@ class _Handler:
         except Exception as exc:
             self._log.error("answer handler failed", handler=decision.handler, error=repr(exc))
             return text(502, "the credential source failed; try again later", rule=decision.rule_id)
-        if answer.action is Action.ALLOW:
+        if isinstance(answer, Forward):
             return await self._forward(canonical.method, answer, None)
         return from_decision(answer)
 
-    def _mint_token(self, raw: RawRequest, decision: Decision, *, client: str) -> Reply:
+    def _mint_token(self, raw: RawRequest, decision: Handle, *, client: str) -> Reply:
         ttl = parse_ttl([v for n, v in raw.headers if n.lower() == TTL_HEADER])
         if ttl is None:
             return Reply(400, BAD_REQUEST_BODY, HTML, rule="aws.token.ttl")
@@ -350,11 +361,11 @@ class _Handler:
             body=token.encode(),
             content_type="text/plain",
             headers=(("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", str(ttl)),),
-            decision="answer",
+            decision=Outcome.ANSWER,
             rule=decision.rule_id,
         )
 
-    async def _forward(self, method: str, decision: Decision, cache_key: _CacheKey | None) -> Reply:
+    async def _forward(self, method: str, decision: Forward, cache_key: _CacheKey | None) -> Reply:
         async def fetch() -> Reply:
             response = await self._upstream.fetch(
                 method=method,
@@ -373,7 +384,9 @@ class _Handler:
             return await fetch()
         except UpstreamError as exc:
             self._metrics.upstream_error(exc.kind)
-            return text(502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision="allow")
+            return text(
+                502, f"Bad gateway: {exc.message}", rule=decision.rule_id, decision=Outcome.ALLOW
+            )
 
 
 def _raw(request: http1.Request) -> RawRequest:
@@ -387,7 +400,7 @@ def _log_path(path: str) -> str:
     return json_str(path if len(path) <= 512 else path[:512] + "...")
 
 
-def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
+def _filtered(response: UpstreamResponse, decision: Forward) -> Reply:
     """The upstream answer as the client may see it (transformed when the policy says so)."""
     headers = dict(response.headers)
     content_type = headers.pop("content-type", "text/plain")
@@ -401,11 +414,11 @@ def _filtered(response: UpstreamResponse, decision: Decision) -> Reply:
                 502,
                 "Bad gateway: the metadata answer could not be filtered",
                 rule=decision.rule_id,
-                decision="allow",
+                decision=Outcome.ALLOW,
             )
     passed = tuple((n.title() if n != "etag" else "ETag", v) for n, v in headers.items())
     return Reply(
-        response.status, body, content_type, passed, decision="allow", rule=decision.rule_id
+        response.status, body, content_type, passed, decision=Outcome.ALLOW, rule=decision.rule_id
     )
 
 
@@ -432,11 +445,6 @@ class RunningProxy:
         self._upstream = upstream
         self.draining = False
         self._stopped = False
-
-    @property
-    def upstream_requests(self) -> int:
-        """How many requests went to the metadata service (token PUTs included)."""
-        return self._upstream.requests_sent
 
     @property
     def inflight(self) -> int:
@@ -477,7 +485,7 @@ async def start(
 ) -> RunningProxy:
     """Build the firewall (ConfigError on a bad policy), open the pool, listen.
 
-    `identity` maps ANSWER handler names (e.g. "aws.credentials") to the pod
+    `identity` maps handler names (e.g. "aws.credentials") to the pod
     identity work's handlers; `fw` lets a caller pass an already-built firewall.
     """
     if fw is None:
@@ -490,7 +498,7 @@ async def start(
         fw=fw,
         upstream=upstream,
         cache=cache,
-        tokens=TokenSigner(key=tokens.node_key(settings.token_key_file)),
+        tokens=TokenSigner(key=imdsv2_tokens.node_key(settings.token_key_file)),
         metrics=metrics,
         identity=dict(identity or {}),
     )

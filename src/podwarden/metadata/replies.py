@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from podwarden.metadata import http1
-from podwarden.metadata.model import Decision
+from podwarden.metadata.model import Outcome, Respond
 
 TEXT = "text/plain; charset=utf-8"
 json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -30,7 +30,7 @@ class Reply:
     body: bytes
     content_type: str = TEXT
     headers: tuple[tuple[str, str], ...] = ()
-    decision: str = "deny"
+    decision: Outcome = Outcome.DENY
     rule: str = ""
     cache: str = ""
     # Memoised serialisations (one slot each; filled on first use, never changed).
@@ -72,18 +72,33 @@ class Reply:
         return self._hit[0]
 
 
-def text(status: int, message: str, *, rule: str, decision: str = "deny") -> Reply:
+def access_members(
+    *, client: str, method: str | None, path_json: str, reply: Reply, seconds: float
+) -> str:
+    """One access line's own members (`AccessLog.write` adds the common ones).
+
+    `path_json` is the path already JSON-encoded (remembered with the request's
+    plan); `method` None is a request the HTTP layer refused before parsing it.
+    """
+    method_json = "null" if method is None else json_str(method)
+    return (
+        f'"client": {json_str(client)}, "method": {method_json}, "path": {path_json}, '
+        f'{reply.log_members()}, "latency_ms": {round(seconds * 1000, 3)!r}'
+    )
+
+
+def text(status: int, message: str, *, rule: str, decision: Outcome = Outcome.DENY) -> Reply:
     """A plain-text answer (message and a newline)."""
     return Reply(status=status, body=(message + "\n").encode(), rule=rule, decision=decision)
 
 
-def from_decision(decision: Decision) -> Reply:
-    """The answer a DENY (or a handler's non-forward) decision carries."""
+def from_decision(decision: Respond) -> Reply:
+    """The answer a `Respond` decision carries, counted as its outcome."""
     return Reply(
         status=decision.status,
         body=decision.body,
         content_type=decision.content_type,
         headers=decision.response_headers,
-        decision=decision.action.value,
+        decision=decision.outcome,
         rule=decision.rule_id,
     )

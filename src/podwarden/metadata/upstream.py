@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import aiohttp
 import yarl
 
+from podwarden.metadata.imdsv2_tokens import MAX_TTL, TOKEN_HEADER
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
-from podwarden.metadata.tokens import MAX_TTL, TOKEN_HEADER
 
 # Headers of an upstream answer that reach the client; everything else is dropped.
 PASSED_RESPONSE_HEADERS = ("content-type", "etag", "last-modified", "location")
@@ -77,7 +77,6 @@ class Upstream:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
-        self.requests_sent = 0
 
     async def open(self) -> None:
         self._session = self._pool(self._pool_size, self._timeout)
@@ -131,7 +130,6 @@ class Upstream:
         session = self._long_poll_session if long_poll else self._session
         if session is None:
             raise UpstreamError("closed", "the upstream connection pool is closed")
-        self.requests_sent += 1
         try:
             async with session.request(
                 method,

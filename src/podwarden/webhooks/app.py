@@ -32,7 +32,7 @@ from podwarden import logs
 from podwarden.api import admission
 from podwarden.kube import store
 from podwarden.podsecurity.psp import engine
-from podwarden.webhooks import access, decide
+from podwarden.webhooks import access, decide, failures
 from podwarden.webhooks.clusterpolicies import ClusterPolicies
 from podwarden.webhooks.settings import Settings
 
@@ -156,7 +156,10 @@ class Webhook:
                 False,
                 code=500,
                 reason="InternalError",
-                message=f"podwarden webhook could not decide: {type(exc).__name__}: {exc}",
+                message="podwarden webhook could not decide: "
+                + failures.describe(
+                    exc, operation="the admission decision", timeout=DECISION_TIMEOUT
+                ),
             )
         if not request.dry_run:
             self._record(request, endpoint, answer, time.perf_counter() - started)

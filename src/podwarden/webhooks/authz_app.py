@@ -33,7 +33,7 @@ from podwarden import logs
 from podwarden.api import admission, authorization
 from podwarden.nodeauth import restriction
 from podwarden.nodeauth.engine import Engine
-from podwarden.webhooks import app
+from podwarden.webhooks import app, failures
 from podwarden.webhooks.authz_view import NodeAuthView
 
 _log = logs.get("webhooks.nodeauth")
@@ -107,7 +107,7 @@ class NodeAuthServer:
             return authorization.review_response(
                 review.api_version, spec, allowed=False, denied=True,
                 reason="podwarden nodeauth could not decide",
-                evaluation_error=f"{type(exc).__name__}: {exc}",
+                evaluation_error=failures.describe(exc, operation="the authorization decision"),
             )  # fmt: skip
         self.metrics.decisions.labels("authorize", decision.outcome).inc()
         self.metrics.latency.labels("authorize").observe(time.perf_counter() - started)
@@ -150,7 +150,11 @@ class NodeAuthServer:
                 _log.exception("admission failed; refusing", uid=request.uid)
             self.metrics.errors.labels("admit").inc()
             verdict = restriction.Verdict(
-                False, 500, "InternalError", f"podwarden nodeauth could not decide: {exc}"
+                False,
+                500,
+                "InternalError",
+                "podwarden nodeauth could not decide: "
+                + failures.describe(exc, operation="the NodeRestriction admission"),
             )
         outcome = "allow" if verdict.allowed else "deny"
         self.metrics.decisions.labels("admit", outcome).inc()

@@ -29,9 +29,6 @@ from podwarden.nodeauth import references
 VERIFY_LABEL = "node-restriction.kubernetes.io/podwarden-verify"
 
 
-VERDICTS = ("exposed", "protected", "inconclusive")
-
-
 @dataclass(frozen=True)
 class Check:
     name: str

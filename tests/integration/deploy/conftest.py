@@ -34,10 +34,24 @@ def webhook_certs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield out
 
 
-def files_mode(out: Path) -> dict[str, Path]:
-    """--set-file values for certificates from `podwarden webhook certs` output."""
+# The node authorizer's Service IP in the chart's defaults: kube-apiserver calls it there.
+NODEAUTH_IP = "10.96.0.53"
+
+
+@pytest.fixture(scope="session")
+def nodeauth_certs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    out = tmp_path_factory.mktemp("nodeauth-certs")
+    certs.issue(
+        service="podwarden-nodeauth", namespace="podwarden", out=out, ip_addresses=[NODEAUTH_IP]
+    )
+    yield out
+
+
+def files_mode(out: Path, key: str = "webhook") -> dict[str, Path]:
+    """--set-file values for certificates from `podwarden webhook certs` output; key
+    `nodeAuthorization` for the node authorizer's."""
     return {
-        "webhook.certificates.caBundle": out / certs.CA_BUNDLE,
-        "webhook.certificates.tlsCert": out / certs.TLS_CERT,
-        "webhook.certificates.tlsKey": out / certs.TLS_KEY,
+        f"{key}.certificates.caBundle": out / certs.CA_BUNDLE,
+        f"{key}.certificates.tlsCert": out / certs.TLS_CERT,
+        f"{key}.certificates.tlsKey": out / certs.TLS_KEY,
     }

@@ -33,7 +33,11 @@ def promtool() -> str:
 def rule_groups(**set_values: str) -> list[dict[str, Any]]:
     stream = helm.template(
         api_versions=[CERT_MANAGER, MONITORING],
-        set_values={"monitoring.prometheusRule.enabled": "true", **set_values},
+        set_values={
+            "monitoring.prometheusRule.enabled": "true",
+            "nodeAuthorization.enabled": "true",  # its alerts come with it
+            **set_values,
+        },
     )
     (rule,) = [o for o in helm.objects(stream) if o["kind"] == "PrometheusRule"]
     return list(rule["spec"]["groups"])
@@ -69,13 +73,22 @@ def test_every_alert_has_a_test_that_makes_it_fire() -> None:
         if case.get("exp_alerts")
     }
     assert fired == alerts
-    assert len(alerts) == 13
+    assert len(alerts) == 16
     # the issue's list: agent not ready, drift, refusal spike, identity errors, slow first
-    # credentials, webhook p99 and error rate, reflector lag and relists, certificate expiry
+    # credentials, webhook p99 and error rate, reflector lag and relists, certificate expiry;
+    # and the node authorization webhook's p99 and error rate
     for needed in ("AgentNotReady", "RulesRepaired", "RefusalSpike", "IdentityErrors",
                    "SlowFirstCredentials", "WebhookSlow", "WebhookErrors", "ReflectorLag",
-                   "ReflectorRelists", "CertificateExpiresSoon"):  # fmt: skip
+                   "ReflectorRelists", "CertificateExpiresSoon", "NodeAuthSlow",
+                   "NodeAuthErrors", "NodeAuthDown"):  # fmt: skip
         assert f"Podwarden{needed}" in alerts
+
+
+def test_node_authorization_alerts_only_come_with_it() -> None:
+    """Off, its absent() alert would fire for a webhook nobody installed."""
+    groups = rule_groups(**{"nodeAuthorization.enabled": "false"})
+    alerts = {r["alert"] for g in groups for r in g["rules"]}
+    assert len(alerts) == 13 and not {a for a in alerts if "NodeAuth" in a}
 
 
 @pytest.mark.parametrize(
@@ -84,6 +97,8 @@ def test_every_alert_has_a_test_that_makes_it_fire() -> None:
         ("monitoring.prometheusRule.refusalsPerSecond=5", "PodwardenRefusalSpike"),
         ("monitoring.prometheusRule.webhookLatencySeconds=1", "PodwardenWebhookSlow"),
         ("monitoring.prometheusRule.certificateDays=7", "PodwardenCertificateExpiresSoon"),
+        ("monitoring.prometheusRule.nodeAuthLatencySeconds=1", "PodwardenNodeAuthSlow"),
+        ("monitoring.prometheusRule.nodeAuthErrorRatio=1", "PodwardenNodeAuthErrors"),
     ],
 )
 def test_thresholds_are_values_and_the_unit_tests_notice_them(

@@ -25,6 +25,8 @@ from tests.integration.deploy.conftest import (
 )
 
 OPERATOR_CRDS = Path(__file__).with_name("operator_crds.yaml")
+# deploy/nodeauth files kube-apiserver reads from disk: copied to the control plane, not applied
+NOT_API_OBJECTS = frozenset({"authorization-config.yaml", "webhook-kubeconfig.yaml"})
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
 
@@ -67,8 +69,12 @@ def test_the_rendered_chart_applies_and_reads_back(
 ) -> None:
     if cloud:  # cert-manager and prometheus-operator present, every monitoring object on
         kubectl(kubeconfig, "apply", "-f", str(OPERATOR_CRDS))
-        stream = helm.template(
-            values=[EXAMPLES / f"{cloud}.yaml", EXAMPLES / "monitoring.yaml"],
+        stream = helm.template(  # and the node authorization webhook
+            values=[
+                EXAMPLES / f"{cloud}.yaml",
+                EXAMPLES / "nodeauth.yaml",
+                EXAMPLES / "monitoring.yaml",
+            ],
             api_versions=[CERT_MANAGER, MONITORING],
             include_crds=True,
         )
@@ -85,6 +91,9 @@ def test_the_rendered_chart_applies_and_reads_back(
     if cloud:
         assert {"PrometheusRule", "PodMonitor", "ServiceMonitor", "Certificate",
                 "Issuer"} <= kinds  # fmt: skip
+        names = {o["metadata"]["name"] for o in found}
+        assert {"podwarden-nodeauth", "podwarden-noderestriction",
+                "podwarden-nodeauth-apiserver"} <= names  # fmt: skip
     for obj in found:
         namespace = obj["metadata"].get("namespace")
         args = ["get", ref(obj), "-o", "json"] + (["-n", namespace] if namespace else [])
@@ -98,23 +107,31 @@ def test_the_rendered_chart_applies_and_reads_back(
     again = apply(kubeconfig, stream, tmp_path)
     # policy/v1 PDB's selector has patchStrategy "replace", so kubectl's computed patch is
     # never empty and it says "configured" against any API server (e.g. Azure/eno#246)
-    assert [line for line in again if not line.endswith(" unchanged")] == [
-        "poddisruptionbudget.policy/podwarden-webhook configured"
+    budgets = ["podwarden-webhook"] + (["podwarden-nodeauth"] if cloud else [])
+    assert sorted(line for line in again if not line.endswith(" unchanged")) == [
+        f"poddisruptionbudget.policy/{name} configured" for name in sorted(budgets)
     ]
 
 
 def test_the_plain_manifests_apply_once_the_ca_bundle_is_filled(
     kubeconfig: Path, tmp_path: Path, webhook_certs: Path
 ) -> None:
-    """The README's path without helm: kubectl apply of deploy/ (rendered from the chart)."""
+    """The README's path without helm: kubectl apply of deploy/ (rendered from the chart);
+    deploy/nodeauth without the two files kube-apiserver reads from disk."""
     deploy = helm.REPO / "deploy"
     bundle = (webhook_certs / "caBundle").read_text().strip()
     stream = ""
-    for folder in ("crds", "webhook", "agent"):
+    for folder in ("crds", "webhook", "agent", "nodeauth"):
         for path in sorted((deploy / folder).glob("*.yaml")):
-            stream += "---\n" + path.read_text().replace("CA_BUNDLE_PLACEHOLDER", bundle)
+            if path.name not in NOT_API_OBJECTS:
+                stream += "---\n" + path.read_text().replace("CA_BUNDLE_PLACEHOLDER", bundle)
     lines = apply(kubeconfig, stream, tmp_path)
     assert lines and all(line.endswith(" created") for line in lines), lines
+    assert "deployment.apps/podwarden-nodeauth created" in lines
+    assert (
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/podwarden-noderestriction"
+        " created"
+    ) in lines
 
 
 def helm_install_dry_run(kubeconfig: Path, *args: str) -> str:
@@ -143,3 +160,21 @@ def test_helm_sees_cert_manager_in_the_cluster_and_notes_tell_probe_and_audit(
     assert "-- probe" in notes  # the probe, run in a pod
     assert "podwarden audit --kubeconfig" in notes and "kubectl podwarden audit" in notes
     assert "deploy/uninstall/daemonset.yaml" in notes
+
+
+def test_notes_tell_how_to_hand_the_authorization_files_to_kube_apiserver(
+    kubeconfig: Path,
+) -> None:
+    """With node authorization on, NOTES.txt says where the two host files go and how to
+    fill the CA cert-manager issued; off, it says nothing about them."""
+    kubectl(kubeconfig, "apply", "-f", str(OPERATOR_CRDS))
+    aws = str(EXAMPLES / "aws.yaml")
+    out = helm_install_dry_run(kubeconfig, "-f", aws, "-f", str(EXAMPLES / "nodeauth.yaml"))
+    notes = out[out.index("NOTES:") :]
+    assert "Node authorization: Deployment podwarden/podwarden-nodeauth" in notes
+    assert "> /etc/kubernetes/podwarden/authorization-config.yaml" in notes
+    assert "get secret podwarden-nodeauth-tls -o jsonpath='{.data.ca\\.crt}'" in notes
+    assert "--authorization-config=/etc/kubernetes/podwarden/authorization-config.yaml" in notes
+    assert "podwarden nodeauth verify" in notes
+    plain = helm_install_dry_run(kubeconfig, "-f", aws)
+    assert "authorization-config" not in plain[plain.index("NOTES:") :]

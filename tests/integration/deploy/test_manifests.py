@@ -1,4 +1,4 @@
-"""deploy/{agent,webhook,crds,uninstall} are the chart rendered with fixed values
+"""deploy/{agent,webhook,nodeauth,crds,uninstall} are the chart rendered with fixed values
 (`make manifests`): this fails when someone edits one side only."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from deploytools import helm, manifests
 
 from tests.integration.deploy.conftest import helm_or_skip
@@ -23,8 +24,17 @@ def rendered() -> dict[str, str]:
 def test_the_plain_manifests_are_the_rendered_chart(rendered: dict[str, str]) -> None:
     assert manifests.diff(rendered) == "", "deploy/ is out of date: run `make manifests`"
     folders = {path.rsplit("/", 1)[0] for path in rendered}
-    assert folders == {"deploy/agent", "deploy/webhook", "deploy/crds", "deploy/uninstall"}
+    assert folders == {
+        "deploy/agent", "deploy/webhook", "deploy/nodeauth", "deploy/crds", "deploy/uninstall",
+    }  # fmt: skip
     assert "CA_BUNDLE_PLACEHOLDER" in rendered["deploy/webhook/webhooks.yaml"]
+    assert "CA_BUNDLE_PLACEHOLDER" in rendered["deploy/nodeauth/validatingwebhook.yaml"]
+    # the files kube-apiserver reads from disk are written as themselves, not as the
+    # ConfigMap the chart carries them in
+    for name, kind in (("authorization-config.yaml", "AuthorizationConfiguration"),
+                       ("webhook-kubeconfig.yaml", "Config")):  # fmt: skip
+        assert yaml.safe_load(rendered[f"deploy/nodeauth/{name}"])["kind"] == kind
+    assert "podwarden-nodeauth-apiserver" not in "".join(rendered.values())
     assert "helm.sh/chart" not in "".join(rendered.values())  # not a Helm release
 
 
@@ -40,8 +50,11 @@ def test_a_hand_edit_or_a_stray_file_is_caught(rendered: dict[str, str], tmp_pat
     daemonset = repo / "deploy/agent/daemonset.yaml"
     daemonset.write_text(daemonset.read_text().replace("maxUnavailable: 10%", "maxUnavailable: 1"))
     (repo / "deploy/webhook/extra.yaml").write_text("kind: ConfigMap\n")
+    config = repo / "deploy/nodeauth/authorization-config.yaml"
+    config.write_text(config.read_text().replace("failurePolicy: Deny", "failurePolicy: NoOpinion"))
     assert manifests.stale(rendered, repo=repo) == [
         "deploy/agent/daemonset.yaml",
+        "deploy/nodeauth/authorization-config.yaml",
         "deploy/webhook/extra.yaml",
     ]
     assert "-      maxUnavailable: 1\n+      maxUnavailable: 10%" in manifests.diff(

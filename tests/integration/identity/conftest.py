@@ -198,7 +198,8 @@ StartStack = Callable[..., Awaitable[Stack]]
 @pytest.fixture
 async def stack() -> AsyncIterator[StartStack]:
     """start(provider, settings overrides..., view=None, upstream=None, sink=None,
-    aws_fetch=None, verify_lookup=None) -> Stack."""
+    aws_fetch=None, verify_lookup=None, metrics=False) -> Stack;
+    `metrics=True` also opens the proxy's /metrics listener on loopback."""
     started: list[Stack] = []
     runners: list[Any] = []
 
@@ -211,6 +212,7 @@ async def stack() -> AsyncIterator[StartStack]:
         clock: Callable[[], float] | None = None,
         aws_fetch: Any = None,
         verify_lookup: Any = None,
+        metrics: bool = False,
         **overrides: Any,
     ) -> Stack:
         if upstream is None:
@@ -227,7 +229,9 @@ async def stack() -> AsyncIterator[StartStack]:
         identity = await service.start(
             settings, view=view, upstream_url=upstream, sink=sink, **extra
         )
-        proxy_settings = ProxySettings(provider=provider, upstream_url=upstream)
+        proxy_settings = ProxySettings(
+            provider=provider, upstream_url=upstream, metrics_host="127.0.0.1" if metrics else None
+        )
         fw = identity.firewall(firewall.build(provider))
         running = await proxy.start(proxy_settings, identity=identity.handlers, fw=fw)
         started.append(Stack(view=view, identity=identity, proxy=running))

@@ -30,7 +30,7 @@ import pytest
 from podwarden.api import keys
 from podwarden.kube import store
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import ProviderName
 
 from .helpers import IMDS_CREDS, client_from, get, namespace, pod

@@ -11,7 +11,7 @@ import dataclasses
 import json
 
 from podwarden.metadata import firewall, policy
-from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, Forward, Outcome, ProviderName, Respond
 
 from .helpers import leaked, url
 
@@ -35,14 +35,14 @@ def answering_firewall(handler: str) -> firewall.Firewall:
 async def test_a_handler_answers_with_the_pods_own_role(emulator, start_proxy, client):
     seen: list[CanonicalRequest] = []
 
-    async def pod_role(request: CanonicalRequest) -> Decision:
+    async def pod_role(request: CanonicalRequest) -> Respond:
         seen.append(request)
-        return Decision(
-            action=Action.DENY,
+        return Respond(
             rule_id="identity.role",
             status=200,
             body=b"pod-role",
             content_type="text/plain",
+            outcome=Outcome.ANSWER,
         )
 
     running = await start_proxy(
@@ -59,9 +59,8 @@ async def test_a_handler_answers_with_the_pods_own_role(emulator, start_proxy, c
 
 
 async def test_a_handler_may_forward_a_rewritten_request(emulator, start_proxy, client):
-    async def forward(request: CanonicalRequest) -> Decision:
-        return Decision(
-            action=Action.ALLOW,
+    async def forward(request: CanonicalRequest) -> Forward:
+        return Forward(
             rule_id="identity.forward",
             upstream_target="/latest/meta-data/instance-id",
         )
@@ -90,7 +89,7 @@ async def test_an_unknown_handler_is_a_deny(emulator, start_proxy, client):
 
 
 async def test_a_failing_handler_is_a_clean_502(emulator, start_proxy, client, log_lines):
-    async def broken(request: CanonicalRequest) -> Decision:
+    async def broken(request: CanonicalRequest) -> Respond:
         raise RuntimeError("sts unreachable")
 
     running = await start_proxy(

@@ -160,7 +160,9 @@ async def test_an_authorizer_that_never_answers_is_a_refusal(
         hanging.close()
     assert answer["allowed"] is False
     assert answer["status"]["code"] == 500
-    assert answer["status"]["message"] == "podwarden webhook could not decide: TimeoutError: "
+    assert answer["status"]["message"] == (
+        "podwarden webhook could not decide: the admission decision timed out after 0.5s"
+    )
 
 
 def _deep_review(api_version: str, levels: int) -> bytes:

@@ -3,16 +3,18 @@
 Started for real: the agent (its proxy on loopback, its rules in the lab's node
 namespace, pod identity against the lab API server and moto as STS, seeded as in the
 identity tests), a second `podwarden proxy` whose STS endpoint and metadata service
-refuse connections (identity and upstream errors), and `podwarden webhook` over TLS
-following the lab API server. Each is driven until the series the alerts read have
-samples: allowed, denied and answered metadata requests, a metadata service that is
-down, a credential fetch that works and one that fails, rules flushed by hand (a repair),
-a reconcile that fails, a new pod (the view's lag), admission reviews. Families that
-still have no sample (a labelled counter that never fired, e.g. internal errors) are
-checked by the label names they declare. Then /metrics of each is parsed with
-prometheus_client's parser and every PromQL selector, matcher, grouping label and
-template label of the PrometheusRule and the Grafana dashboard
-is looked up. A name the product does not expose fails the test.
+refuse connections (identity and upstream errors), `podwarden webhook` over TLS
+following the lab API server, and `podwarden nodeauth serve` over TLS following a
+cluster file. Each is driven until the series the alerts read have samples: allowed,
+denied and answered metadata requests, a metadata service that is down, a credential
+fetch that works and one that fails, rules flushed by hand (a repair), a reconcile that
+fails, a new pod (the view's lag), admission reviews, SubjectAccessReviews from a node
+(allowed and refused) and a NodeRestriction review. Families that still have no sample
+(a labelled counter that never fired, e.g. internal errors) are checked by the label
+names they declare. Then /metrics of each is parsed with prometheus_client's parser and
+every PromQL selector, matcher, grouping label and template label of the PrometheusRule
+and the Grafana dashboard is looked up. A name the product does not expose fails the
+test.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ from podwarden.netfilter.runner import Runner
 from podwarden.testing import netlab
 from podwarden.testing.netlab import Lab
 from podwarden.webhooks import app as webhook_app
-from podwarden.webhooks import certs
+from podwarden.webhooks import authz_app, certs
 from tests.integration.apiserver.conftest import KUBECONFIG
 from tests.integration.deploy.conftest import CERT_MANAGER, MONITORING, helm_or_skip
 from tests.integration.identity.conftest import ACCOUNT, Moto
+from tests.integration.nodeauth.conftest import sar, write_cluster
+from tests.integration.nodeauth.test_serve import admission_review
 
 PODWARDEN = str(Path(sys.executable).with_name("podwarden"))
 GATE = 'while [ ! -e "$0" ]; do sleep 0.02; done; [ ! -e "$0.fail" ] || exit 1; exec "$@"'
@@ -66,8 +70,9 @@ def references() -> list[tuple[str, str, frozenset[str]]]:
     """(where, PromQL, labels its templates name) for every alert and dashboard target."""
     stream = helm.template(
         api_versions=[CERT_MANAGER, MONITORING],
-        set_values={"monitoring.prometheusRule.enabled": "true"},
-    )
+        set_values={"monitoring.prometheusRule.enabled": "true",
+                    "nodeAuthorization.enabled": "true"},
+    )  # fmt: skip
     (rule,) = [o for o in helm.objects(stream) if o["kind"] == "PrometheusRule"]
     found = []
     for group in rule["spec"]["groups"]:
@@ -136,7 +141,7 @@ def scrape(text: str, seen: Seen, families: dict[str, int]) -> None:
 def declared_labels(family: str) -> tuple[str, ...] | None:
     """Label names of a collector that exists but has no sample yet (a labelled counter
     that never fired), from the product's own registries."""
-    for registry in (REGISTRY, webhook_app.Metrics().registry):
+    for registry in (REGISTRY, webhook_app.Metrics().registry, authz_app.Metrics().registry):
         for collector, names in registry._collector_to_names.items():
             if family in names or f"{family}_total" in names:
                 return tuple(getattr(collector, "_labelnames", ()))
@@ -293,10 +298,26 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         "--kubeconfig",
         str(api),
     )
+    nodeauth_port = free_port()
+    nodeauth = start(
+        "nodeauth",
+        "serve",
+        "--listen",
+        f"127.0.0.1:{nodeauth_port}",
+        "--tls-cert",
+        str(out / "tls.crt"),
+        "--tls-key",
+        str(out / "tls.key"),
+        "--cluster-file",
+        str(write_cluster(tmp_path / "cluster.yaml")),
+        "--mode",
+        "deny",
+    )
     seen: Seen = {}
     families: dict[str, int] = {}
     try:
         wait_listening("127.0.0.1", webhook_port, timeout=30)
+        wait_listening("127.0.0.1", nodeauth_port, timeout=30)
         base = f"http://{listen}"
         await until(lambda: _ok(f"http://{health}/readyz"), "agent ready")
         await asyncio.to_thread(new_pod, api)  # an ADDED event after the list: the view's lag
@@ -338,7 +359,21 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
                     verify=ca,
                     timeout=10,
                 )
+        nodeauth_url = f"https://127.0.0.1:{nodeauth_port}"
+        await until(lambda: _ok(f"{nodeauth_url}/readyz", verify=ca), "nodeauth ready")
+        for secret in ("secret-a", "secret-b"):  # its own pod's secret, and another node's
+            body = sar("system:node:node-a", "get", "secrets", name=secret, namespace="default")
+            await asyncio.to_thread(
+                requests.post, f"{nodeauth_url}/authorize", json=body, verify=ca, timeout=10
+            )
+        old = {"kind": "Node", "metadata": {"name": "node-b", "labels": {}}}
+        new = {"kind": "Node", "metadata": {"name": "node-b", "labels": {"x": "y"}}}
+        relabel = admission_review("UPDATE", "nodes", name="node-b", obj=new, old=old)
+        await asyncio.to_thread(
+            requests.post, f"{nodeauth_url}/admit", json=relabel, verify=ca, timeout=10
+        )
         for url, options in (
+            (f"{nodeauth_url}/metrics", {"verify": ca}),
             (f"http://{metrics}/metrics", {}),
             (f"http://{health}/metrics", {}),
             (f"http://{proxy_metrics}/metrics", {}),
@@ -349,7 +384,7 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         stop_agent.set()
         gate.touch()
         await asyncio.wait_for(agent, timeout=15)
-        for proc in (proxy, webhook):
+        for proc in (proxy, webhook, nodeauth):
             netlab.stop(proc)
         await cloud.cleanup()
     # families exposed without a sample in any scrape: their declared label names stand in
@@ -366,7 +401,7 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         ):
             seen.setdefault(family + suffix, set()).update((*declared, *extra))
     refs = references()
-    assert len(refs) >= 13 + 14
+    assert len(refs) >= 16 + 14
     found = problems(refs, seen)
     assert found == [], "\n".join(found)
     for must in (
@@ -379,14 +414,18 @@ async def test_alerts_and_panels_name_only_metrics_and_labels_that_exist(
         "podwarden_kube_relists_total",
         "podwarden_kube_event_lag_seconds_bucket",
         "podwarden_webhook_certificate_expiry_timestamp_seconds",
+        "podwarden_nodeauth_seconds_bucket",
+        "podwarden_nodeauth_decisions_total",
     ):
         assert must in seen, must  # really scraped, with samples
     print("families with no sample, checked by declared labels:", empty)
 
 
-async def _ok(url: str) -> bool:
+async def _ok(url: str, **options: Any) -> bool:
     try:
-        return await asyncio.to_thread(lambda: requests.get(url, timeout=2).status_code == 200)
+        return await asyncio.to_thread(
+            lambda: requests.get(url, timeout=2, **options).status_code == 200
+        )
     except requests.RequestException:
         return False
 

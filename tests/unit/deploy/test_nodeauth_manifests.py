@@ -1,5 +1,8 @@
 """deploy/nodeauth: valid Kubernetes objects, wired to the real app, CLI, feed and engine.
 
+The files are the chart's templates/nodeauth rendered by `make manifests` (the chart's own
+values and renders are tested in tests/integration/deploy/test_chart.py).
+
 The API objects validate offline against the API schemas (kubernetes-validate). The two
 files that are not API objects — the AuthorizationConfiguration and the webhook
 kubeconfig kube-apiserver reads from disk — are checked against the fields the

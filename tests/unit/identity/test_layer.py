@@ -22,11 +22,11 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata import firewall
 from podwarden.metadata.identity import cli, service
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.resolver import peer_address
 from podwarden.metadata.identity.settings import IdentitySettings
-from podwarden.metadata.model import Action, ProviderName, RawRequest
+from podwarden.metadata.identity.sts import AwsCredentials
+from podwarden.metadata.model import Forward, Handle, ProviderName, RawRequest, Respond
 from tests.support import pods
 
 ROLE = "arn:aws:iam::123456789012:role/reader"
@@ -96,7 +96,7 @@ async def aws_layer(*objects: dict[str, Any], sink: Sink | None = None, **kw: An
 
 async def serve(identity: service.Identity, fw: firewall.Firewall, path: str, **kw: Any):
     canonical, decision = request(fw, path, **kw)
-    assert decision.action is Action.ANSWER, decision
+    assert type(decision) is Handle, decision
     return await identity.handlers[decision.handler](canonical)
 
 
@@ -106,9 +106,9 @@ PERMIT = ns({keys.AWS_ALLOWED_ROLES: '["*"]'})
 async def test_identity_rules_come_before_the_presets_refusal():
     identity, fw, *_ = await aws_layer(PERMIT)
     _, decision = request(fw, "/latest/meta-data/iam/security-credentials/x")
-    assert (decision.action, decision.handler) == (Action.ANSWER, "aws.credentials")
+    assert (type(decision), decision.handler) == (Handle, "aws.credentials")
     _, other = request(fw, "/latest/meta-data/identity-credentials/ec2/security-credentials/x")
-    assert other.action is Action.DENY  # still refused: not a pod identity path
+    assert type(other) is Respond  # still refused: not a pod identity path
     await identity.close()
 
 
@@ -203,7 +203,7 @@ async def test_azure_forwards_with_the_pods_client_id_only():
     fw = identity.firewall(firewall.build(ProviderName.AZURE))
     base = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fx"
     answer = await serve(identity, fw, base, Metadata="true")
-    assert answer.action is Action.ALLOW
+    assert type(answer) is Forward
     assert answer.upstream_target.endswith(f"&client_id={client_id}")
     for extra in ("&client_id=11111111-0000-0000-0000-00000000e001", "&object_id=x"):
         refused = await serve(identity, fw, base + extra, Metadata="true")

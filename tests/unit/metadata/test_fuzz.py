@@ -39,9 +39,9 @@ def test_fuzz_finding_fails_the_run(tmp_path):
 
     class Broken:
         def evaluate(self, raw):
-            from podwarden.metadata.model import Action, Decision
+            from podwarden.metadata.model import Respond
 
-            return None, Decision(action=Action.DENY, rule_id="internal-error", status=500)
+            return None, Respond(rule_id="internal-error", status=500)
 
     request = RawRequest(method="GET", target="/", headers=(), client="x")
     with pytest.raises(target.InternalError):

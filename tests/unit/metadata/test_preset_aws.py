@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podwarden.metadata import firewall
-from podwarden.metadata.model import Action, ProviderName
+from podwarden.metadata.model import Forward, Handle, ProviderName, Respond
 from podwarden.metadata.providers import IMMUTABLE_TTL, aws
 from tests.unit.metadata.conftest import judge
 
@@ -41,7 +41,7 @@ def test_allowed_paths_forward_the_canonical_target_keeping_the_version(
     firewalls, target, rule_id, ttl
 ):
     _, decision = judge(firewalls[AWS], target)
-    assert (decision.action, decision.rule_id, decision.cache_ttl) == (Action.ALLOW, rule_id, ttl)
+    assert (type(decision), decision.rule_id, decision.cache_ttl) == (Forward, rule_id, ttl)
     assert decision.upstream_target == target
     assert decision.forward_headers == ()
     assert decision.transform is None
@@ -75,7 +75,7 @@ DENIED = [
 @pytest.mark.parametrize(("target", "rule_id"), DENIED)
 def test_secrets_and_unlisted_paths_get_imds_not_found(firewalls, target, rule_id):
     _, decision = judge(firewalls[AWS], target)
-    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, rule_id, 404)
+    assert (type(decision), decision.rule_id, decision.status) == (Respond, rule_id, 404)
     assert decision.body == NOT_FOUND
     assert decision.content_type == "text/html"
 
@@ -88,8 +88,8 @@ def test_not_found_page_is_imds_wording():
 @pytest.mark.parametrize("ttl", ["1", "21600", "300"])
 def test_token_put_is_answered_by_the_proxy(firewalls, ttl):
     _, decision = judge(firewalls[AWS], "/latest/api/token", method="PUT", headers=((TTL, ttl),))
-    assert (decision.action, decision.handler, decision.rule_id) == (
-        Action.ANSWER,
+    assert (type(decision), decision.handler, decision.rule_id) == (
+        Handle,
         "aws.token",
         "aws.token",
     )
@@ -109,8 +109,8 @@ def test_token_put_is_answered_by_the_proxy(firewalls, ttl):
 )
 def test_token_put_with_a_bad_ttl_is_400(firewalls, headers):
     _, decision = judge(firewalls[AWS], "/latest/api/token", method="PUT", headers=headers)
-    assert (decision.action, decision.status, decision.rule_id) == (
-        Action.DENY,
+    assert (type(decision), decision.status, decision.rule_id) == (
+        Respond,
         400,
         "aws.token.ttl",
     )
@@ -126,13 +126,13 @@ def test_token_put_with_x_forwarded_for_is_403(firewalls):
 
 def test_token_get_is_not_answered(firewalls):
     _, decision = judge(firewalls[AWS], "/latest/api/token")
-    assert (decision.action, decision.status) == (Action.DENY, 404)
+    assert (type(decision), decision.status) == (Respond, 404)
 
 
 def test_imdsv1_works_by_default(firewalls):
     assert firewalls[AWS].imdsv2_required is False
     _, decision = judge(firewalls[AWS], "/latest/meta-data/instance-id")
-    assert decision.action is Action.ALLOW
+    assert type(decision) is Forward
 
 
 def test_imdsv2_required_answers_tokenless_gets_with_401(tmp_path):
@@ -141,8 +141,8 @@ def test_imdsv2_required_answers_tokenless_gets_with_401(tmp_path):
     fw = firewall.build(AWS, policy_file=policy)
     assert fw.imdsv2_required is True
     _, decision = judge(fw, "/latest/meta-data/instance-id")
-    assert (decision.action, decision.status, decision.rule_id) == (
-        Action.DENY,
+    assert (type(decision), decision.status, decision.rule_id) == (
+        Respond,
         401,
         "aws.imdsv2.required",
     )
@@ -150,9 +150,9 @@ def test_imdsv2_required_answers_tokenless_gets_with_401(tmp_path):
     _, decision = judge(
         fw, "/latest/meta-data/instance-id", headers=(("X-aws-ec2-metadata-token", "tok"),)
     )
-    assert decision.action is Action.ALLOW
+    assert type(decision) is Forward
     _, decision = judge(fw, "/latest/api/token", method="PUT", headers=((TTL, "60"),))
-    assert decision.action is Action.ANSWER
+    assert type(decision) is Handle
 
 
 def test_no_response_header_is_added_for_aws(firewalls):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podwarden.metadata import request
-from podwarden.metadata.model import Action, ProviderName, RequestRejected
+from podwarden.metadata.model import ProviderName, RequestRejected, Respond
 from podwarden.metadata.providers import aws, azure, gce
 from tests.unit.metadata.conftest import AZURE, FLAVOR, judge, raw
 
@@ -180,7 +180,7 @@ def test_non_canonical_requests_are_refused_with_a_reason(
         firewalls[GCE], target, method=method, headers=(FLAVOR, *headers), body=body
     )
     assert canonical is None
-    assert (decision.action, decision.rule_id, decision.status) == (Action.DENY, "canonical", 400)
+    assert (type(decision), decision.rule_id, decision.status) == (Respond, "canonical", 400)
     assert decision.body == (reason + "\n").encode()
     assert decision.content_type.startswith("text/plain")
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podwarden.metadata import firewall
-from podwarden.metadata.model import Action, ProviderName
+from podwarden.metadata.model import Forward, ProviderName, Respond
 from tests.unit.metadata.conftest import raw
 
 SECRETS = {
@@ -185,7 +185,7 @@ def test_no_spelling_of_a_secret_path_is_allowed(firewalls, case):
     provider, spelled = case
     _, decision = firewalls[provider].evaluate(raw(spelled, headers=GOOD_HEADERS[provider]))
     assert decision.rule_id != "internal-error", decision.body
-    assert decision.action is not Action.ALLOW, (spelled, decision)
+    assert type(decision) is not Forward, (spelled, decision)
 
 
 def _case_variants() -> list[tuple[ProviderName, str]]:
@@ -212,7 +212,7 @@ def test_every_case_variant_of_every_secret_is_refused(firewalls):
         query = BASE_QUERY[provider]
         target = f"{path}?{query}" if query else path
         _, decision = firewalls[provider].evaluate(raw(target, headers=GOOD_HEADERS[provider]))
-        assert decision.action is not Action.ALLOW, target
+        assert type(decision) is not Forward, target
 
 
 @pytest.mark.parametrize(
@@ -275,5 +275,5 @@ def test_a_permissive_policy_is_caught_by_the_fuzz_check(tmp_path):
 )
 def test_suffixes_a_server_might_ignore_do_not_step_around_a_refusal(firewalls, provider, target):
     _, decision = firewalls[provider].evaluate(raw(target, headers=GOOD_HEADERS[provider]))
-    assert decision.action is Action.DENY
+    assert type(decision) is Respond
     assert decision.rule_id not in ("default", "canonical")  # refused by the secret's own rule

@@ -24,9 +24,9 @@ import time
 from datetime import UTC, datetime
 
 from podwarden.metadata.identity.assign import AwsRole
-from podwarden.metadata.identity.aws import AwsCredentials
-from podwarden.metadata.identity.gcp import AccessToken
-from podwarden.metadata.model import Action, Decision
+from podwarden.metadata.identity.iam_credentials import AccessToken
+from podwarden.metadata.identity.sts import AwsCredentials
+from podwarden.metadata.model import Outcome, Respond
 from podwarden.metadata.providers import aws as aws_provider
 
 IMDS_TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -39,19 +39,23 @@ def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime(IMDS_TIME)
 
 
-def reply(
-    rule_id: str, body: str | bytes, *, status: int = 200, content_type: str = TEXT
-) -> Decision:
-    """An answer the proxy sends as is (DENY carries status and body)."""
+def served(rule_id: str, body: str | bytes, *, content_type: str = TEXT) -> Respond:
+    """A pod's own identity answer (credentials, a listing): counted as an answer."""
     data = body.encode() if isinstance(body, str) else body
-    return Decision(
-        action=Action.DENY, rule_id=rule_id, status=status, body=data, content_type=content_type
+    return Respond(
+        rule_id=rule_id, status=200, body=data, content_type=content_type, outcome=Outcome.ANSWER
     )
 
 
-def imds_page(rule_id: str, status: int) -> Decision:
+def refused(rule_id: str, body: str | bytes, *, status: int, content_type: str = TEXT) -> Respond:
+    """An identity request the pod gets nothing for (no role, another role, a failure)."""
+    data = body.encode() if isinstance(body, str) else body
+    return Respond(rule_id=rule_id, status=status, body=data, content_type=content_type)
+
+
+def imds_page(rule_id: str, status: int) -> Respond:
     """IMDS's own XHTML error page (404 for everything the pod may not see)."""
-    return reply(rule_id, aws_provider.page(status), status=status, content_type="text/html")
+    return refused(rule_id, aws_provider.page(status), status=status, content_type="text/html")
 
 
 @functools.lru_cache(maxsize=4096)

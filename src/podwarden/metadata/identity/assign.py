@@ -76,9 +76,6 @@ class Refusal:
     report: bool = True
 
 
-Assignment = AwsRole | GcpAccount | AzureClient
-
-
 def session_name(namespace: str, pod: str) -> str:
     """`namespace.pod`, made valid for STS; long names keep a hash so they stay distinct."""
     wanted = _SESSION_BAD.sub("-", f"{namespace}.{pod}")

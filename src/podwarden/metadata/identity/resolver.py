@@ -36,7 +36,6 @@ from podwarden.metadata.identity.verify import Verifier
 A = TypeVar("A")
 C = TypeVar("C")
 MEMO_ENTRIES = 20_000
-Assigner = Callable[[Pod, Mapping[str, str] | None], "A | Refusal | None"]
 _log = logs.get("metadata.identity.resolver")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, Forward, ProviderName, Respond
 from podwarden.metadata.policy import Responses, Rule
 from podwarden.metadata.request import Syntax, encode_target
 
@@ -32,7 +32,7 @@ class Options:
     allowed_project_attributes: tuple[str, ...] = ()  # GCE: project attributes shown (none)
 
 
-ProtocolCheck = Callable[[CanonicalRequest, Options], Decision | None]
+ProtocolCheck = Callable[[CanonicalRequest, Options], Respond | None]
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,14 @@ class Profile:
 
 def allower(
     forward_headers: tuple[tuple[str, str], ...],
-) -> Callable[[CanonicalRequest, Rule], Decision]:
-    """The ALLOW decision: forward the rebuilt canonical target with only `forward_headers`."""
+) -> Callable[[CanonicalRequest, Rule], Forward]:
+    """The allow decision: forward the rebuilt canonical target with only `forward_headers`."""
 
-    def allow(req: CanonicalRequest, rule: Rule) -> Decision:
+    def allow(req: CanonicalRequest, rule: Rule) -> Forward:
         # A long-poll (GCE wait_for_change) is an answer about change: never cached,
         # and held upstream (any value but `false` counts: the server decides, not us).
         waits = req.query_value("wait_for_change")
-        return Decision(
-            action=Action.ALLOW,
+        return Forward(
             rule_id=rule.id,
             upstream_target=encode_target(req.path, req.query),
             forward_headers=forward_headers,
@@ -71,10 +70,9 @@ def allower(
     return allow
 
 
-def refusal(rule_id: str, status: int, body: str, *, content_type: str) -> Decision:
-    """A DENY decision with an exact body."""
-    return Decision(
-        action=Action.DENY,
+def refusal(rule_id: str, status: int, body: str, *, content_type: str) -> Respond:
+    """A refusal with an exact body."""
+    return Respond(
         rule_id=rule_id,
         status=status,
         body=body.encode(),

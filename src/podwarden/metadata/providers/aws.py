@@ -15,7 +15,7 @@ the proxy, which binds them to the client address.
 
 from __future__ import annotations
 
-from podwarden.metadata.model import CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, ProviderName, Respond
 from podwarden.metadata.policy import Responses, Rule, RuleAction
 from podwarden.metadata.providers import IMMUTABLE_TTL, Options, Profile, allower, refusal
 from podwarden.metadata.request import AWS_VERSION, Syntax
@@ -47,18 +47,18 @@ def page(status: int) -> str:
     )
 
 
-def _page_decision(rule_id: str, status: int) -> Decision:
+def _page_decision(rule_id: str, status: int) -> Respond:
     return refusal(rule_id, status, page(status), content_type=HTML)
 
 
-def _deny(rule: Rule) -> Decision:
+def _deny(rule: Rule) -> Respond:
     status = rule.status or 404
     if rule.message:
         return refusal(rule.id, status, rule.message + "\n", content_type=TEXT)
     return _page_decision(rule.id, status)
 
 
-def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
+def protocol(req: CanonicalRequest, options: Options) -> Respond | None:
     """IMDS's own checks, before any rule: token PUT validation and required IMDSv2."""
     if req.method == "PUT" and req.path in (TOKEN_PATH, TOKEN_PATH + "/"):
         if "x-forwarded-for" in req.headers:
@@ -99,8 +99,8 @@ def preset(options: Options) -> tuple[Rule, ...]:
     so a suffix some server might ignore (`user-data:`) cannot step around them.
     """
     return (
-        # The node's role name and keys: the pod-identity work answers here
-        # with handler "aws.credentials"; until then a pod sees no role.
+        # The node's role name and keys: never a pod's. With pod identity on,
+        # `identity/providers/aws.py` puts its rules in front and answers each pod with its own.
         _refuse("aws.iam", "/meta-data/iam*/**"),
         _refuse("aws.identity-credentials", "/meta-data/identity-credentials*/**"),
         _refuse("aws.user-data", "/user-data*/**"),

@@ -12,8 +12,9 @@ Wording sources (learn.microsoft.com, "Azure Instance Metadata Service"):
 
 IMDS matches paths case-insensitively, so rules here see the lower-cased path
 (`tree_path`); backslashes never reach a rule (refused by `request.py`), which
-closes the aad-pod-identity bypass CVE-2022-23551. Handler "azure.token" is
-reserved for the pod-identity work; until then the node identity is refused.
+closes the aad-pod-identity bypass CVE-2022-23551. The node's own identity is
+refused here; with pod identity on, `identity/providers/azure.py` puts its token rule in
+front and answers each pod with the pod's own identity.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from podwarden.metadata.model import CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, ProviderName, Respond
 from podwarden.metadata.policy import Responses, Rule, RuleAction
 from podwarden.metadata.providers import IMMUTABLE_TTL, Options, Profile, allower, refusal
 from podwarden.metadata.request import Syntax
@@ -47,11 +48,11 @@ QUERY_KEYS = frozenset(
 )
 
 
-def _json(rule_id: str, status: int, document: dict[str, Any]) -> Decision:
+def _json(rule_id: str, status: int, document: dict[str, Any]) -> Respond:
     return refusal(rule_id, status, json.dumps(document, separators=(",", ":")), content_type=JSON)
 
 
-def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
+def protocol(req: CanonicalRequest, options: Options) -> Respond | None:
     """IMDS's own checks: the Metadata header, no X-Forwarded-For, an api-version."""
     if req.headers.get("metadata", "").lower() != "true":
         return _json(
@@ -162,7 +163,7 @@ def preset(options: Options) -> tuple[Rule, ...]:
     )
 
 
-def _deny(rule: Rule) -> Decision:
+def _deny(rule: Rule) -> Respond:
     if rule.path.startswith("/metadata/identity/oauth2"):
         status = rule.status or 400
         description = rule.message or "Identity not found"

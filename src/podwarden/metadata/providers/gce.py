@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-from podwarden.metadata.model import Action, CanonicalRequest, Decision, ProviderName
+from podwarden.metadata.model import CanonicalRequest, ProviderName, Respond
 from podwarden.metadata.policy import ANY_VALUE, Responses, Rule, RuleAction
 from podwarden.metadata.providers import IMMUTABLE_TTL, Options, Profile, allower, refusal
 from podwarden.metadata.providers.gce_attributes import (
@@ -78,7 +78,7 @@ QUERY_KEYS = frozenset(
 )
 
 
-def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
+def protocol(req: CanonicalRequest, options: Options) -> Respond | None:
     """The server's own checks: XFF, legacy API versions, the flavor header."""
     if "x-forwarded-for" in req.headers:
         return refusal("gce.forwarded", 403, FORWARDED, content_type=TEXT)
@@ -92,14 +92,13 @@ def protocol(req: CanonicalRequest, options: Options) -> Decision | None:
     return None
 
 
-def moved(req: CanonicalRequest) -> Decision:
+def moved(req: CanonicalRequest) -> Respond:
     """The server's 301 from a directory to its slash form (absolute on the asked Host)."""
     path = req.path + "/"
     host = req.headers.get("host", "")
     target = encode_target(path, req.query)
     location = f"http://{host}{target}" if _AUTHORITY.fullmatch(host) else target
-    return Decision(
-        action=Action.DENY,
+    return Respond(
         rule_id="gce.directory",
         status=301,
         body=f"{path}\n".encode(),
@@ -223,7 +222,7 @@ def preset(options: Options) -> tuple[Rule, ...]:
     )
 
 
-def _deny(rule: Rule) -> Decision:
+def _deny(rule: Rule) -> Respond:
     status = rule.status or 404
     message = rule.message + "\n" if rule.message else NOT_FOUND
     return refusal(rule.id, status, message, content_type=TEXT)

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from podwarden.config import ConfigError
-from podwarden.metadata.tokens import KEY_BYTES, TokenCheck, TokenSigner, node_key, parse_ttl
+from podwarden.metadata.imdsv2_tokens import KEY_BYTES, TokenCheck, TokenSigner, node_key, parse_ttl
 
 KEY = b"k" * KEY_BYTES
 
