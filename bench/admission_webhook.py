@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.webhooks import certs
 
 REPO = Path(__file__).resolve().parents[1]

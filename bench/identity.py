@@ -57,6 +57,7 @@ from bench import report
 from podwarden.api import keys
 from podwarden.kube import client, lookup, reflector, store
 from podwarden.lab.cloud import server as cloud_server
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
 from podwarden.metadata.identity.assign import AwsRole
@@ -65,7 +66,6 @@ from podwarden.metadata.identity.settings import IdentitySettings, SessionScope
 from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
-from podwarden.testing.net import free_port, wait_listening
 
 SECONDS = float(os.environ.get("BENCH_IDENTITY_SECONDS", "5"))
 ROLE = "arn:aws:iam::123456789012:role/reader"

@@ -143,8 +143,8 @@ def _in_process() -> dict[str, Any]:
 
 def _serve_rate(workdir: Path) -> dict[str, Any]:
     from bench.admission_webhook import _fixed_rate, _run
+    from podwarden.lab.ports import free_port, wait_listening
     from podwarden.testing import clusters
-    from podwarden.testing.net import free_port, wait_listening
     from podwarden.webhooks import certs
 
     cluster = workdir / "cluster.json"

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 HERE = Path(__file__).resolve().parent
 PODWARDEN = Path(sys.executable).parent / "podwarden"

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from bench import report
 from podwarden import logs
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
-from podwarden.netfilter import backends, endpoints, reconcile, render
+from podwarden.netfilter import backends, reconcile, render
 from podwarden.testing import netlab as lab_module
 
 BACKENDS = ["nft", "iptables-legacy", "iptables-nft"]
@@ -88,7 +89,7 @@ def apply_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
 
 def exposure_rows(lab: lab_module.Lab) -> list[dict[str, object]]:
     rows = []
-    url = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+    url = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
     for mode in ("podwarden (rules kept)", "peer (rules removed on exit)"):
         lab.log.unlink(missing_ok=True)
         lab.podwarden(*lab_module.rules_apply_args(fail_closed_only=True))

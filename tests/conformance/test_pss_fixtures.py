@@ -18,7 +18,7 @@ import yaml
 
 from podwarden.podsecurity import evaluate
 from podwarden.podsecurity.levels import level_version
-from podwarden.testing import conformance
+from tests.support import conformance
 
 DATA = conformance.data_dir()
 _STEM = re.compile(r"^(.*?)\d*$")

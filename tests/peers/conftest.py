@@ -15,7 +15,7 @@ import boto3
 import pytest
 import requests
 
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 ACCOUNT = "123456789012"
 BUCKET = "contract-bucket"

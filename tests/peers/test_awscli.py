@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 from tests.peers import versions
 from tests.peers.conftest import ACCOUNT, BUCKET, Aws
 

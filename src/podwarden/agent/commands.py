@@ -23,7 +23,7 @@ from podwarden.agent import settings as agent_settings
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
 from podwarden.metadata.identity import cli as identity_cli
-from podwarden.netfilter import backends, hostnet
+from podwarden.netfilter import backends, cgroup_match
 from podwarden.netfilter.runner import NetfilterError
 
 EXIT_CONFIG = 2
@@ -77,7 +77,7 @@ def agent(config_file: Path | None, **flags: object) -> None:
     except ConfigError as exc:
         click.echo(f"podwarden agent: configuration error:\n{exc}", err=True)
         sys.exit(EXIT_CONFIG)
-    except (NetfilterError, hostnet.CgroupError, OSError) as exc:
+    except (NetfilterError, cgroup_match.CgroupError, OSError) as exc:
         click.echo(f"podwarden agent: {exc}", err=True)
         sys.exit(1)
 

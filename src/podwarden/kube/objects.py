@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.api import pods
+
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
 
@@ -111,9 +113,7 @@ class Pod(Meta):
 
     @property
     def service_account(self) -> str:
-        return str(
-            self._spec.get("serviceAccountName") or self._spec.get("serviceAccount") or "default"
-        )
+        return pods.service_account(self.raw)
 
     @property
     def phase(self) -> str:

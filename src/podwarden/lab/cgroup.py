@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from podwarden.netfilter import hostnet
+from podwarden.netfilter import cgroup_match
 
 
 class CgroupUnavailable(Exception):
@@ -30,8 +30,8 @@ def relative_path(prefix: str) -> str:
 def directory(prefix: str) -> Path | None:
     """The lab's pod cgroup directory when it exists, else None."""
     try:
-        found = hostnet.v2_mount() / relative_path(prefix)
-    except (hostnet.CgroupError, OSError):
+        found = cgroup_match.v2_mount() / relative_path(prefix)
+    except (cgroup_match.CgroupError, OSError):
         return None
     return found if found.is_dir() else None
 
@@ -39,10 +39,10 @@ def directory(prefix: str) -> Path | None:
 def create(prefix: str) -> Path:
     """Make the pod cgroup (idempotent); CgroupUnavailable when cgroup v2 is not writable."""
     try:
-        root = hostnet.v2_mount()
+        root = cgroup_match.v2_mount()
         made = root / relative_path(prefix)
         made.mkdir(exist_ok=True)
-    except (hostnet.CgroupError, OSError) as exc:
+    except (cgroup_match.CgroupError, OSError) as exc:
         raise CgroupUnavailable(f"no writable cgroup v2 hierarchy: {exc}") from exc
     return made
 

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import cluster, moto, netns, state, topology
 from podwarden.lab import interception as lab_interception
 from podwarden.lab import plan as lab_plan
-from podwarden.lab.apiserver import command as apiserver_command
-from podwarden.lab.cloud import command as cloud_command
-from podwarden.lab.iamcredentials import command as iamcredentials_command
+from podwarden.lab.apiserver import commands as apiserver_command
+from podwarden.lab.cloud import commands as cloud_command
+from podwarden.lab.iamcredentials import commands as iamcredentials_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ def up(
         click.echo(f"  moto: {moto.URL} (roles {roles}; bucket {moto.BUCKET})")
     click.echo(
         f"  try: podwarden lab exec {plan.pods[0].name} -- curl -s "
-        f"http://{lab_plan.IMDS_V4}/latest/meta-data/"
+        f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/"
     )
     click.echo("       podwarden lab kubectl -- get pods -A -o wide")
 

@@ -32,9 +32,9 @@ import yaml
 
 from podwarden.lab import capabilities, launch
 from podwarden.lab.demo_model import ActContext, Row
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.lab.topology import Lab
 from podwarden.podsecurity.psp import patch
-from podwarden.testing.net import free_port, wait_listening
 
 ACT = "pod security admission"
 POD = "pod-a"

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.cloud import secrets
@@ -34,7 +35,7 @@ from podwarden.lab.topology import Lab
 
 ACT = "node agent"
 POD = "pod-a"
-IMDS = f"http://{lab_plan.IMDS_V4}"
+IMDS = f"http://{metadata_addresses.IMDS_V4}"
 NODE_KEYS = f"{IMDS}/latest/meta-data/iam/security-credentials/{secrets.NODE_AWS_ROLE_NAME}"
 REGION = f"{IMDS}/latest/meta-data/placement/region"
 _MARK = "\n--podwarden-demo:"

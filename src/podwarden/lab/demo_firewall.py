@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import plan as lab_plan
 from podwarden.lab import topology
 from podwarden.lab.cloud import secrets
@@ -23,8 +24,8 @@ from podwarden.lab.topology import Lab
 
 ACT = "metadata firewall"
 POD = "pod-a"
-IMDS = f"http://{lab_plan.IMDS_V4}"
-GCE = "http://metadata.google.internal/computeMetadata/v1"
+IMDS = f"http://{metadata_addresses.IMDS_V4}"
+GCE = f"http://{metadata_addresses.GCE_HOSTNAME}/computeMetadata/v1"
 _GOOGLE = ["-H", "Metadata-Flavor: Google"]
 _AZURE = ["-H", "Metadata:true"]
 _STATUS_MARK = "\n--podwarden-demo-status:"

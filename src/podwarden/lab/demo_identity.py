@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import cluster, moto
-from podwarden.lab import plan as lab_plan
 from podwarden.lab.demo_model import ActContext, Row
 from podwarden.lab.topology import Lab
 
@@ -86,7 +86,7 @@ class Walkthrough:
                 "AWS_SHARED_CREDENTIALS_FILE": str(self.workdir / "pod-none"),
                 "AWS_CONFIG_FILE": str(self.workdir / "pod-none"),
                 "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://{lab_plan.IMDS_V4}/",
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://{metadata_addresses.IMDS_V4}/",
                 "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "2",
             },
             timeout=60,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
 from podwarden.lab import plan as lab_plan
 
@@ -39,17 +40,17 @@ def render_lab_dnat(*, proxy_port: int = lab_plan.PROXY_PORT) -> str:
     serves on 169.254.169.254) and ICMP pass untouched.
     """
     pods = lab_plan.POD_INTERFACE_PATTERN.replace("+", "*")
-    v4_all = ", ".join(lab_plan.METADATA_V4)
-    v6_all = ", ".join(lab_plan.METADATA_V6)
+    v4_all = ", ".join(metadata_addresses.HOSTS_V4)
+    v6_all = ", ".join(metadata_addresses.HOSTS_V6)
     # Declare, delete, re-create: one nft transaction, so a re-install never opens a gap.
     return f"""table inet {LAB_TABLE}
 delete table inet {LAB_TABLE}
 table inet {LAB_TABLE} {{
   chain to_proxy {{
     type nat hook prerouting priority dstnat; policy accept;
-    iifname "{pods}" ip daddr {lab_plan.IMDS_V4} tcp dport 80 \
+    iifname "{pods}" ip daddr {metadata_addresses.IMDS_V4} tcp dport 80 \
 dnat ip to {lab_plan.NODE_POD_SIDE_V4}:{proxy_port}
-    iifname "{pods}" ip6 daddr {lab_plan.IMDS_V6} tcp dport 80 \
+    iifname "{pods}" ip6 daddr {metadata_addresses.IMDS_V6} tcp dport 80 \
 dnat ip6 to [{lab_plan.NODE_POD_SIDE_V6}]:{proxy_port}
   }}
   chain side_doors {{

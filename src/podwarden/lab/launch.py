@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import cluster, moto
 from podwarden.lab import plan as lab_plan
 
-UPSTREAM = f"http://{lab_plan.IMDS_V4}"
+UPSTREAM = f"http://{metadata_addresses.IMDS_V4}"
 HEALTH_PORT = 8776  # the agent's /readyz, on 127.0.0.1 in the node namespace
 # Where identity's cloud APIs point when the lab has none: a closed port on the
 # cloud host, so a role that cannot be assumed is refused at once and no request
@@ -31,14 +32,14 @@ def podwarden_argv() -> list[str]:
 def default_cloud_argv() -> list[str]:
     """The emulator: every cloud on the IMDS address, each other host on its own."""
     listens = [
-        f"all={lab_plan.IMDS_V4}:80",
-        f"all=[{lab_plan.IMDS_V6}]:80",
-        f"ecs={lab_plan.ECS_V4}:80",
-        f"eks-pod-identity={lab_plan.EKS_POD_IDENTITY_V4}:80",
-        f"eks-pod-identity=[{lab_plan.EKS_POD_IDENTITY_V6}]:80",
-        f"alibaba={lab_plan.ALIBABA_V4}:80",
-        f"wireserver={lab_plan.WIRESERVER_V4}:80",
-        f"hostgaplugin={lab_plan.WIRESERVER_V4}:32526",
+        f"all={metadata_addresses.IMDS_V4}:80",
+        f"all=[{metadata_addresses.IMDS_V6}]:80",
+        f"ecs={metadata_addresses.ECS_V4}:80",
+        f"eks-pod-identity={metadata_addresses.EKS_POD_IDENTITY_V4}:80",
+        f"eks-pod-identity=[{metadata_addresses.EKS_POD_IDENTITY_V6}]:80",
+        f"alibaba={metadata_addresses.ALIBABA_V4}:80",
+        f"wireserver={metadata_addresses.WIRESERVER_V4}:80",
+        f"hostgaplugin={metadata_addresses.WIRESERVER_V4}:{metadata_addresses.HOSTGAPLUGIN_PORT}",
     ]
     return [*podwarden_argv(), "lab", "cloud", *(a for item in listens for a in ("--listen", item))]
 

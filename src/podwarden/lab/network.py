@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
 from podwarden.lab import plan as lab_plan
 from podwarden.lab.plan import Plan
@@ -50,9 +51,9 @@ def build(plan: Plan, *, record: Callable[[str], None]) -> None:
     )
     _addr(cloud, "eth0", f"{lab_plan.CLOUD_V4}/30", f"{lab_plan.CLOUD_V6}/64")
     _addr(node, "lo", f"{lab_plan.NODE_POD_SIDE_V4}/32", f"{lab_plan.NODE_POD_SIDE_V6}/128")
-    for address in lab_plan.METADATA_V4:
+    for address in metadata_addresses.HOSTS_V4:
         netns.ip("addr", "add", f"{address}/32", "dev", "lo", netns=cloud)
-    for address in lab_plan.METADATA_V6:
+    for address in metadata_addresses.HOSTS_V6:
         netns.ip("-6", "addr", "add", f"{address}/128", "dev", "lo", "nodad", netns=cloud)
     netns.ip("route", "add", "default", "via", lab_plan.CLOUD_V4, netns=node)
     netns.ip("-6", "route", "add", "default", "via", lab_plan.CLOUD_V6, netns=node)
@@ -81,7 +82,7 @@ def _write_hosts(ns: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "hosts").write_text(
         "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
-        f"{lab_plan.IMDS_V4} metadata.google.internal metadata\n"
+        f"{metadata_addresses.IMDS_V4} {metadata_addresses.GCE_HOSTNAME} metadata\n"
     )
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from podwarden.api import metadata_addresses
+
 DEFAULT_PREFIX = "pwlab-"
 MAX_PODS = 26
 PROVIDERS = ("aws", "gce", "azure")
@@ -35,19 +37,9 @@ POD_SUPERNET_V6 = "fd77::/16"
 
 PROXY_PORT = 8775
 
-IMDS_V4 = "169.254.169.254"
-IMDS_V6 = "fd00:ec2::254"
-ECS_V4 = "169.254.170.2"
-EKS_POD_IDENTITY_V4 = "169.254.170.23"
-EKS_POD_IDENTITY_V6 = "fd00:ec2::23"
-WIRESERVER_V4 = "168.63.129.16"
-ALIBABA_V4 = "100.100.100.200"
-
-METADATA_V4 = (IMDS_V4, ECS_V4, EKS_POD_IDENTITY_V4, WIRESERVER_V4, ALIBABA_V4)
-METADATA_V6 = (IMDS_V6, EKS_POD_IDENTITY_V6)
 
 # Ports the emulator serves on the cloud host: HTTP metadata and WireServer's HostGAPlugin.
-CLOUD_PORTS = (80, 32526)
+CLOUD_PORTS = (80, metadata_addresses.HOSTGAPLUGIN_PORT)
 
 
 class PlanError(ValueError):

@@ -15,7 +15,7 @@ import click
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.netfilter import backends, hostnet, reconcile, render, settings
+from podwarden.netfilter import backends, cgroup_match, reconcile, render, settings
 from podwarden.netfilter.runner import NetfilterError, Runner
 
 _BACKEND = click.Choice(list(backends.BACKENDS))
@@ -58,7 +58,7 @@ def apply_command(config_file: Path | None, **flags: object) -> None:
             flush_conntrack=merged.flush_conntrack,
         )
         installer.install()
-    except (ConfigError, NetfilterError, hostnet.CgroupError, OSError) as exc:
+    except (ConfigError, NetfilterError, cgroup_match.CgroupError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

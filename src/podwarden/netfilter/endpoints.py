@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from podwarden.api import metadata_addresses
+
 RuleProvider = Literal["aws", "gce", "azure", "alibaba"]
 PROVIDERS: tuple[RuleProvider, ...] = ("aws", "gce", "azure", "alibaba")
 DNS_PORT = 53
@@ -27,39 +29,28 @@ class Endpoint:
     port: int
 
 
-IMDS_V4 = "169.254.169.254"
-IMDS_V6 = "fd00:ec2::254"
-IMDS_MAPPED = "::ffff:169.254.169.254"
-ECS_V4 = "169.254.170.2"
-EKS_POD_IDENTITY_V4 = "169.254.170.23"
-EKS_POD_IDENTITY_V6 = "fd00:ec2::23"
-WIRESERVER_V4 = "168.63.129.16"
-ALIBABA_V4 = "100.100.100.200"
+METADATA_V4: tuple[str, ...] = metadata_addresses.HOSTS_V4
+METADATA_V6: tuple[str, ...] = (metadata_addresses.IMDS_MAPPED, *metadata_addresses.HOSTS_V6)
 
-METADATA_V4: tuple[str, ...] = (
-    ALIBABA_V4,
-    WIRESERVER_V4,
-    IMDS_V4,
-    ECS_V4,
-    EKS_POD_IDENTITY_V4,
+_IMDS = (
+    Endpoint(4, metadata_addresses.IMDS_V4, 80),
+    Endpoint(6, metadata_addresses.IMDS_V6, 80),
+    Endpoint(6, metadata_addresses.IMDS_MAPPED, 80),
 )
-METADATA_V6: tuple[str, ...] = (IMDS_MAPPED, EKS_POD_IDENTITY_V6, IMDS_V6)
-
-_IMDS = (Endpoint(4, IMDS_V4, 80), Endpoint(6, IMDS_V6, 80), Endpoint(6, IMDS_MAPPED, 80))
 
 REDIRECTED: dict[RuleProvider, tuple[Endpoint, ...]] = {
     "aws": (
         *_IMDS,
-        Endpoint(4, ECS_V4, 80),
-        Endpoint(4, EKS_POD_IDENTITY_V4, 80),
-        Endpoint(6, EKS_POD_IDENTITY_V6, 80),
+        Endpoint(4, metadata_addresses.ECS_V4, 80),
+        Endpoint(4, metadata_addresses.EKS_POD_IDENTITY_V4, 80),
+        Endpoint(6, metadata_addresses.EKS_POD_IDENTITY_V6, 80),
     ),
     # GCE's metadata server also answers on 8080: an open second port is a bypass.
-    "gce": (*_IMDS, Endpoint(4, IMDS_V4, 8080)),
+    "gce": (*_IMDS, Endpoint(4, metadata_addresses.IMDS_V4, 8080)),
     # WireServer (168.63.129.16:80 and :32526) is never redirected, only refused:
     # its :32526 handed out AKS bootstrap tokens, and pods have no business there.
     "azure": _IMDS,
-    "alibaba": (Endpoint(4, ALIBABA_V4, 80),),
+    "alibaba": (Endpoint(4, metadata_addresses.ALIBABA_V4, 80),),
 }
 
 

@@ -3,7 +3,7 @@
 `install` is the only way rules go in: apply the whole set atomically, then
 turn route_localnet on (only after its guard is live), then flush conntrack
 so no earlier connection survives. On cgroup v1 nodes the pod cgroups are
-tagged with their net_cls classid first (hostnet.tag_netcls) and re-tagged on
+tagged with their net_cls classid first (cgroup_match.tag_netcls) and re-tagged on
 every check, each rewrite counted. `reconcile_once` compares the live rules with the
 rendered ones and re-installs on any difference — a flushed table, a deleted
 jump, a stale chain — logging and counting each repair; the agent calls it
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 
 from podwarden import logs
-from podwarden.netfilter import conntrack, hostnet, localnet
+from podwarden.netfilter import cgroup_match, conntrack, localnet
 from podwarden.netfilter.backends import Backend
 from podwarden.netfilter.render import RuleSet
 from podwarden.netfilter.runner import Runner
@@ -77,7 +77,7 @@ class Installer:
     def tag_cgroups(self) -> int:
         """On cgroup v1 nodes, (re)tag the pod cgroups; how many classids were written."""
         tag = self.ruleset.netcls
-        return 0 if tag is None else hostnet.tag_netcls(tag)
+        return 0 if tag is None else cgroup_match.tag_netcls(tag)
 
     def drift(self) -> str | None:
         """None when the live rules are exactly ours, else a short reason."""

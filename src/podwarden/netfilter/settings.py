@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podwarden import config
 from podwarden.config import ConfigError
-from podwarden.netfilter import hostnet, render
+from podwarden.netfilter import cgroup_match, render
 from podwarden.netfilter.backends import BackendName
 from podwarden.netfilter.endpoints import RuleProvider
 
@@ -36,7 +36,7 @@ class RulesConfig(BaseModel):
     # plugins: host-network system pods that need the node role).
     exempt_cgroups: list[str] = Field(default_factory=list)
     # cgroup v1 nodes only: the net_cls classid the pod cgroups are tagged with.
-    netcls_classid: int = Field(default=hostnet.DEFAULT_CLASSID, ge=1, le=0xFFFFFFFF)
+    netcls_classid: int = Field(default=cgroup_match.DEFAULT_CLASSID, ge=1, le=0xFFFFFFFF)
     fail_closed_only: bool = False
     flush_conntrack: bool = True
 
@@ -94,13 +94,13 @@ def rule_spec(settings: RulesConfig, *, exempt_self: bool = False) -> render.Rul
         raise ConfigError("exempt_cgroups: needs pod_cgroup (exemptions are subtrees of it)")
     if settings.pod_cgroup:
         try:
-            cgroup, exempt = hostnet.pod_match(
+            cgroup, exempt = cgroup_match.pod_match(
                 settings.pod_cgroup,
                 classid=settings.netcls_classid,
                 exempt_self=exempt_self,
                 exempt=tuple(settings.exempt_cgroups),
             )
-        except (hostnet.CgroupError, OSError) as exc:
+        except (cgroup_match.CgroupError, OSError) as exc:
             raise ConfigError(str(exc)) from None
     try:
         return render.RuleSpec(

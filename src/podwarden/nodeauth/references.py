@@ -25,8 +25,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podwarden.api import pods
+
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-_CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 _SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "rbd", "scaleIO", "iscsi", "storageos")
 _PV_SECRET_REF_SOURCES = (*_SECRET_REF_VOLUMES,)
 
@@ -57,7 +58,7 @@ def _name(value: Any, key: str = "name") -> str:
 
 def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """Init, regular, then ephemeral containers (upstream's AllContainers order)."""
-    for key in _CONTAINER_KEYS:
+    for key in pods.CONTAINER_KEYS:
         for container in _list(spec.get(key)):
             if isinstance(container, Mapping):
                 yield container

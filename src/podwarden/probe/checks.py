@@ -10,15 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from podwarden.api import metadata_addresses
 from podwarden.probe.findings import Exposure, Reading, Severity
-
-IMDS_V4 = "169.254.169.254"
-IMDS_V6 = "fd00:ec2::254"
-ECS = "169.254.170.2"
-EKS_POD_IDENTITY_V4 = "169.254.170.23"
-EKS_POD_IDENTITY_V6 = "fd00:ec2::23"
-WIRESERVER = "168.63.129.16"
-ALIBABA = "100.100.100.200"
 
 PREVIOUS = "{prev}"  # replaced by the first line of the previous answer (a role name)
 
@@ -103,7 +96,7 @@ def _aws() -> list[Check]:
             Check(
                 f"aws-imds{version}-node-credentials",
                 "aws",
-                IMDS_V4,
+                metadata_addresses.IMDS_V4,
                 80,
                 _imds_role_chain(v2=v2, base=_ROLE_BASE),
                 creds,
@@ -112,7 +105,7 @@ def _aws() -> list[Check]:
             Check(
                 f"aws-imds{version}-user-data",
                 "aws",
-                IMDS_V4,
+                metadata_addresses.IMDS_V4,
                 80,
                 _imds_leaf("/latest/user-data", v2=v2),
                 Exposure.USER_DATA,
@@ -123,7 +116,7 @@ def _aws() -> list[Check]:
         Check(  # a dated version is the same tree: a filter on `latest` alone misses it
             "aws-imds-dated-node-credentials",
             "aws",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             _imds_role_chain(v2=False, base=_ROLE_BASE.replace("/latest/", "/2009-04-04/")),
             creds,
@@ -132,7 +125,7 @@ def _aws() -> list[Check]:
         Check(
             "aws-imdsv1-identity-credentials",
             "aws",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             _imds_leaf(_EC2_IDENTITY, v2=False),
             creds,
@@ -141,7 +134,7 @@ def _aws() -> list[Check]:
         Check(
             "aws-imds-ipv6-node-credentials",
             "aws",
-            IMDS_V6,
+            metadata_addresses.IMDS_V6,
             80,
             _imds_role_chain(v2=False, base=_ROLE_BASE),
             creds,
@@ -150,7 +143,7 @@ def _aws() -> list[Check]:
         Check(
             "aws-imds-ipv6-v2-node-credentials",
             "aws",
-            IMDS_V6,
+            metadata_addresses.IMDS_V6,
             80,
             _imds_role_chain(v2=True, base=_ROLE_BASE),
             creds,
@@ -166,7 +159,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-kube-env",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", "/computeMetadata/v1" + kube_env, _GOOGLE),),
             Exposure.KUBE_ENV,
@@ -174,7 +167,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-legacy-kube-env",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", "/computeMetadata/v1beta1" + kube_env),),
             Exposure.KUBE_ENV,
@@ -182,7 +175,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-legacy-0.1-kube-env",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", "/0.1/meta-data/attributes/kube-env"),),
             Exposure.KUBE_ENV,
@@ -190,7 +183,7 @@ def _gce() -> list[Check]:
         Check(  # the whole instance tree holds every attribute, kube-env included
             "gce-recursive-kube-env",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", "/computeMetadata/v1/instance/?recursive=true&alt=json", _GOOGLE),),
             Exposure.KUBE_ENV,
@@ -200,7 +193,7 @@ def _gce() -> list[Check]:
             Check(  # every attribute served beyond GKE's cluster-name/-location/-uid
                 f"gce-{scope}-attributes",
                 "gce",
-                IMDS_V4,
+                metadata_addresses.IMDS_V4,
                 80,
                 (Step("GET", _GCE_ATTRIBUTES.format(scope=scope), _GOOGLE, reads_each=True),),
                 Exposure.ATTRIBUTES,
@@ -211,7 +204,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-recursive-attributes",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (
                 Step(
@@ -226,7 +219,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-node-sa-token",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", _GCE_SA + "/token", _GOOGLE),),
             Exposure.CREDENTIALS,
@@ -235,7 +228,7 @@ def _gce() -> list[Check]:
         Check(
             "gce-node-identity",
             "gce",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", _GCE_SA + "/identity?audience=https://probe.podwarden.invalid", _GOOGLE),),
             Exposure.IDENTITY_TOKEN,
@@ -248,7 +241,7 @@ def _azure() -> list[Check]:
         Check(
             "azure-managed-identity-token",
             "azure",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", _AZURE_TOKEN, _AZURE),),
             Exposure.CREDENTIALS,
@@ -257,7 +250,7 @@ def _azure() -> list[Check]:
         Check(  # IMDS matches paths case-insensitively: so must any filter in front of it
             "azure-token-mixed-case",
             "azure",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (
                 Step(
@@ -272,7 +265,7 @@ def _azure() -> list[Check]:
         Check(
             "azure-user-data",
             "azure",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (
                 Step(
@@ -286,7 +279,7 @@ def _azure() -> list[Check]:
         Check(
             "azure-instance-document",
             "azure",
-            IMDS_V4,
+            metadata_addresses.IMDS_V4,
             80,
             (Step("GET", "/metadata/instance?api-version=2021-02-01", _AZURE),),
             Exposure.USER_DATA,
@@ -295,7 +288,7 @@ def _azure() -> list[Check]:
         Check(
             "azure-wireserver",
             "azure",
-            WIRESERVER,
+            metadata_addresses.WIRESERVER_V4,
             80,
             (Step("GET", "/?comp=versions"),),
             Exposure.BOOTSTRAP_TOKEN,
@@ -305,7 +298,7 @@ def _azure() -> list[Check]:
         Check(
             "azure-wireserver-hostgaplugin",
             "azure",
-            WIRESERVER,
+            metadata_addresses.WIRESERVER_V4,
             32526,
             (Step("GET", "/vmSettings"),),
             Exposure.BOOTSTRAP_TOKEN,
@@ -326,7 +319,7 @@ def _containers(ecs_relative_uri: str | None, eks_token: str | None) -> list[Che
         Check(
             "ecs-task-credentials",
             "ecs",
-            ECS,
+            metadata_addresses.ECS_V4,
             80,
             (Step("GET", ecs_path),),
             Exposure.CREDENTIALS,
@@ -335,7 +328,7 @@ def _containers(ecs_relative_uri: str | None, eks_token: str | None) -> list[Che
         Check(
             "eks-pod-identity",
             "eks",
-            EKS_POD_IDENTITY_V4,
+            metadata_addresses.EKS_POD_IDENTITY_V4,
             80,
             (Step("GET", "/v1/credentials", auth),),
             Exposure.CREDENTIALS,
@@ -344,7 +337,7 @@ def _containers(ecs_relative_uri: str | None, eks_token: str | None) -> list[Che
         Check(
             "eks-pod-identity-ipv6",
             "eks",
-            EKS_POD_IDENTITY_V6,
+            metadata_addresses.EKS_POD_IDENTITY_V6,
             80,
             (Step("GET", "/v1/credentials", auth),),
             Exposure.CREDENTIALS,
@@ -359,7 +352,7 @@ def _alibaba() -> list[Check]:
         Check(
             "alibaba-ram-credentials",
             "alibaba",
-            ALIBABA,
+            metadata_addresses.ALIBABA_V4,
             80,
             (Step("GET", base), Step("GET", base + PREVIOUS)),
             Exposure.CREDENTIALS,
@@ -368,7 +361,7 @@ def _alibaba() -> list[Check]:
         Check(
             "alibaba-user-data",
             "alibaba",
-            ALIBABA,
+            metadata_addresses.ALIBABA_V4,
             80,
             (Step("GET", "/latest/user-data"),),
             Exposure.USER_DATA,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from podwarden.netfilter import hostnet
+from podwarden.netfilter import cgroup_match
 
 
 def v2_root_or_reason() -> tuple[Path | None, str]:
@@ -17,8 +17,8 @@ def v2_root_or_reason() -> tuple[Path | None, str]:
         ["stat", "-fc", "%T", "/sys/fs/cgroup"], capture_output=True, text=True, check=False
     ).stdout.strip()
     try:
-        root = hostnet.v2_mount()
-    except hostnet.CgroupError as exc:
+        root = cgroup_match.v2_mount()
+    except cgroup_match.CgroupError as exc:
         return None, f"/sys/fs/cgroup is {kind}: {exc}"
     probe = root / f"pwtest-probe-{secrets.token_hex(3)}"
     try:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
 from podwarden.netfilter import backends, endpoints, localnet, reconcile, render
 from podwarden.netfilter.runner import Runner
@@ -199,7 +200,7 @@ def agent_argv(
     *,
     listen: str,
     provider: str = "aws",
-    upstream: str = f"http://{endpoints.IMDS_V4}",
+    upstream: str = f"http://{metadata_addresses.IMDS_V4}",
     backend: str | None = None,
     pod_cgroup: str | None = None,
     reconcile_period: float | str | None = None,
@@ -326,8 +327,8 @@ def _wait_reachable(lab: Lab) -> None:
     """Until the pod reaches the cloud over both families (neighbour discovery settles)."""
     deadline = time.monotonic() + 10
     while True:
-        v4 = lab.get(lab.pod, f"http://{endpoints.IMDS_V4}/warmup", timeout=1)
-        v6 = lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/warmup", timeout=1)
+        v4 = lab.get(lab.pod, f"http://{metadata_addresses.IMDS_V4}/warmup", timeout=1)
+        v6 = lab.get(lab.pod, f"http://[{metadata_addresses.IMDS_V6}]/warmup", timeout=1)
         if v4["outcome"] == "ok" and v6["outcome"] == "ok":
             lab.log.unlink(missing_ok=True)  # warm-up hits are not leaks
             return

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from podwarden.api import admission
+from podwarden.api import admission, pods
 from podwarden.kube import store
 from podwarden.podsecurity import identity_guard, namespace, tenant, workloads
 from podwarden.podsecurity.levels import Level
@@ -69,24 +69,6 @@ def _out_of_scope() -> Answer:
     return Answer(True, judged=False)
 
 
-def _list(value: Any) -> list[Any] | None:
-    return value if isinstance(value, list) else None
-
-
-def _containers(pod: Mapping[str, Any], key: str) -> list[Any] | None:
-    spec = pod.get("spec")
-    if not isinstance(spec, Mapping):
-        return None
-    value = spec.get(key)
-    return [] if value is None else _list(value)
-
-
-def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = pod.get("metadata")
-    found = meta.get("annotations") if isinstance(meta, Mapping) else None
-    return found if isinstance(found, Mapping) else {}
-
-
 def _container_changed(
     new: Any, old: Any, annotations: Mapping[str, Any], old_annotations: Mapping[str, Any]
 ) -> bool:
@@ -107,9 +89,9 @@ def _significant_update(new: Mapping[str, Any], old: Mapping[str, Any] | None) -
     significant, so it is judged rather than waved through."""
     if not isinstance(old, Mapping):
         return True
-    annotations, old_annotations = _annotations(new), _annotations(old)
+    annotations, old_annotations = pods.annotations_of(new), pods.annotations_of(old)
     for key in ("containers", "initContainers"):
-        now, before = _containers(new, key), _containers(old, key)
+        now, before = pods.container_list(new, key), pods.container_list(old, key)
         if now is None or before is None or len(now) != len(before):
             return True
         if any(
@@ -117,7 +99,10 @@ def _significant_update(new: Mapping[str, Any], old: Mapping[str, Any] | None) -
             for n, b in zip(now, before, strict=True)
         ):
             return True
-    now, before = _containers(new, "ephemeralContainers"), _containers(old, "ephemeralContainers")
+    now, before = (
+        pods.container_list(new, "ephemeralContainers"),
+        pods.container_list(old, "ephemeralContainers"),
+    )
     if now is None or before is None:
         return True
     by_name = {c.get("name"): c for c in before if isinstance(c, Mapping)}
@@ -128,20 +113,6 @@ def _significant_update(new: Mapping[str, Any], old: Mapping[str, Any] | None) -
         if _container_changed(container, by_name[name], annotations, old_annotations):
             return True
     return False
-
-
-def _runtime_class(pod: Mapping[str, Any]) -> str:
-    spec = pod.get("spec")
-    value = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
-    return value if isinstance(value, str) else ""
-
-
-def _service_account(pod: Mapping[str, Any]) -> str:
-    spec = pod.get("spec")
-    if not isinstance(spec, Mapping):
-        return "default"
-    name = spec.get("serviceAccountName") or spec.get("serviceAccount")
-    return str(name) if name else "default"
 
 
 @dataclass(frozen=True)
@@ -273,7 +244,7 @@ def _tenant(
     exempt = settings.exemptions.reason(
         username=request.user_info.username,
         namespace=ns_name,
-        runtime_class=_runtime_class(target.pod),
+        runtime_class=pods.runtime_class(target.pod),
     )
     if exempt:
         return Answer(True, audit_annotations={"exempt": exempt})
@@ -312,7 +283,7 @@ async def _psp(
         groups=tuple(user.groups),
         uid=user.uid,
         extra=tuple((k, tuple(v)) for k, v in sorted(user.extra.items())),
-        service_account=_service_account(target.pod),
+        service_account=pods.service_account(target.pod),
     )
     rbac = await authorizer.for_request(who, namespace=ns_name, policies=policies)
     mutate = endpoint == "mutate" and request.operation == "CREATE" and not target.ephemeral

@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 PODWARDEN = str(Path(sys.executable).parent / "podwarden")
 SAR = "/apis/authorization.k8s.io/v1/subjectaccessreviews"

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from podwarden.lab.cloud import server
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 
 StartEmulator = Callable[..., Awaitable[str]]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from podwarden.lab.cloud import secrets, server
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 
 
 async def _get(http, url: str, path: str, **headers: str):

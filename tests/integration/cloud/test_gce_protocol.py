@@ -10,7 +10,7 @@ import pytest
 
 from podwarden.lab.cloud import gce, secrets, server
 from podwarden.lab.cloud.state import EmulatorState, GceState
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 
 FLAVOR = {"Metadata-Flavor": "Google"}
 V1 = "/computeMetadata/v1"

@@ -24,12 +24,12 @@ import requests
 
 from podwarden.kube import store
 from podwarden.lab.cloud import server as cloud_server
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
 from podwarden.metadata.identity.settings import IdentitySettings
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
-from podwarden.testing.net import free_port, wait_listening
 
 ACCOUNT = "123456789012"
 BUCKET = "team-bucket"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,43 +11,17 @@ from typing import Any
 import aiohttp
 
 from podwarden.api import keys
+from tests.support import pods
+from tests.support.pods import namespace
 
 IMDS_CREDS = "/latest/meta-data/iam/security-credentials/"
 
-
-def namespace(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "kind": "Namespace",
-        "apiVersion": "v1",
-        "metadata": {"name": name, "annotations": annotations or {}},
-    }
+pod = functools.partial(pods.pod, namespace="team")
+"""A pod in the `team` namespace, where these tests put their workloads."""
 
 
 def permit_all_roles(name: str = "team") -> dict[str, Any]:
     return namespace(name, {keys.AWS_ALLOWED_ROLES: json.dumps(["*"])})
-
-
-def pod(
-    name: str,
-    ip: str,
-    *,
-    ns: str = "team",
-    annotations: dict[str, str] | None = None,
-    uid: str | None = None,
-    phase: str = "Running",
-) -> dict[str, Any]:
-    return {
-        "kind": "Pod",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "uid": uid or str(uuid.uuid4()),
-            "annotations": annotations or {},
-        },
-        "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "busybox"}]},
-        "status": {"phase": phase, "podIP": ip, "podIPs": [{"ip": ip}]},
-    }
 
 
 @asynccontextmanager

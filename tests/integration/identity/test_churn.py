@@ -128,7 +128,7 @@ async def test_churn_with_address_reuse_and_delayed_events_serves_zero_wrong_cre
         obj = pod(
             name,
             address,
-            ns="churn",
+            namespace="churn",
             uid=f"uid-{index}",
             annotations={keys.AWS_ROLE: role} if role else {},
         )

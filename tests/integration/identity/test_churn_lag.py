@@ -34,8 +34,8 @@ import pytest
 from podwarden.api import keys
 from podwarden.kube import client, lookup, reflector, store
 from podwarden.lab.apiserver.server import LabApiServer
+from podwarden.lab.ports import free_port
 from podwarden.metadata.model import ProviderName
-from podwarden.testing.net import free_port
 
 from .conftest import StartStack
 from .helpers import IMDS_CREDS, client_from, get

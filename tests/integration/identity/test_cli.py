@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from podwarden.api import keys
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 from .conftest import READER, Moto
 from .helpers import IMDS_CREDS, permit_all_roles, pod

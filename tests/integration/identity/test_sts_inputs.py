@@ -26,8 +26,8 @@ import yaml
 
 from podwarden.api import keys
 from podwarden.kube import store
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.metadata.model import ProviderName
-from podwarden.testing.net import free_port, wait_listening
 
 from .conftest import NODE_ROLE, NODE_SESSION, READER, Moto
 from .helpers import IMDS_CREDS, client_from, get, permit_all_roles, pod

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from podwarden.lab.apiserver.server import ServerThread
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 from .conftest import BUCKET, Moto, pod_env
 from .helpers import namespace, pod

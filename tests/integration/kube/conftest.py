@@ -11,7 +11,7 @@ import pytest
 
 from podwarden.kube import client
 from podwarden.lab.apiserver.server import LabApiServer
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 
 KUBECONFIG = """\
 apiVersion: v1

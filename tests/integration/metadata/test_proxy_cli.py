@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
+from podwarden.lab.ports import free_port
 from podwarden.metadata.model import ProviderName
-from podwarden.testing.net import free_port
 
 from .helpers import url
 

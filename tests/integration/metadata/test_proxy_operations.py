@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from podwarden.lab.ports import free_port
 from podwarden.metadata.model import ProviderName
-from podwarden.testing.net import free_port
 
 from .helpers import url
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from podwarden.lab.apiserver.sar_answers import AnswerTable
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 from podwarden.webhooks import certs, server, settings
 
 SERVICE, NAMESPACE = "podwarden-webhook", "podwarden"

@@ -14,7 +14,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from podwarden import cli
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.webhooks import certs
 from tests.integration.webhooks.conftest import (
     HOSTNAME,

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from podwarden import cli
 from podwarden.kube import client as kube_client
 from podwarden.lab.apiserver.server import LabApiServer, ServerThread
+from podwarden.lab.ports import free_port
 from podwarden.podsecurity.psp import engine
-from podwarden.testing.net import free_port
 from podwarden.webhooks import access, app, certs, clusterpolicies, server, settings
 from tests.integration.apiserver.test_kubectl import kubectl
 from tests.integration.webhooks.conftest import (

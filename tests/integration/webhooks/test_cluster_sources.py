@@ -13,7 +13,7 @@ from podwarden import cli
 from podwarden.config import ConfigError
 from podwarden.kube import filesource
 from podwarden.lab.apiserver.server import LabApiServer
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 from podwarden.webhooks import certs, clusterfile
 from tests.integration.webhooks.conftest import Starter, namespace, write_yaml
 

@@ -13,7 +13,7 @@ import jsonpatch
 import pytest
 
 from podwarden.lab.apiserver.server import LabApiServer
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 from tests.integration.webhooks.conftest import (
     Starter,
     load_example,

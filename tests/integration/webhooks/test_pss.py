@@ -12,9 +12,9 @@ import yaml
 
 from podwarden.podsecurity import evaluate
 from podwarden.podsecurity.levels import level_version
-from podwarden.testing import conformance
 from tests.conformance.test_pss_fixtures import _acceptable_ids
 from tests.integration.webhooks.conftest import Starter, namespace, review, write_yaml
+from tests.support import conformance
 
 DATA = conformance.data_dir()
 SAMPLE = [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podwarden.netfilter import endpoints
+from podwarden.api import metadata_addresses
 from podwarden.testing import cgroups
 from podwarden.testing.netlab import (
     CLOUD_V4,
@@ -36,7 +36,7 @@ HEALTH_PORT = 18286
 MOTO_PORT = 5000
 ACCOUNT = "123456789012"
 ROLE = "reader"
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data"
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data"
 CREDS = f"{IMDS}/iam/security-credentials/"
 
 WHO_AM_I = r"""

@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from podwarden.agent import run as agent_run
 from podwarden.agent.settings import AgentConfig
+from podwarden.lab.ports import free_port
 from podwarden.netfilter.runner import Runner
-from podwarden.testing.net import free_port
 from podwarden.testing.netlab import Lab
 
 GATE = 'while [ ! -e "$0" ]; do sleep 0.02; done; [ ! -e "$0.fail" ] || exit 1; exec "$@"'

@@ -39,9 +39,9 @@ from podwarden.agent import run as agent_run
 from podwarden.agent.settings import AgentConfig
 from podwarden.lab.apiserver.server import ServerThread
 from podwarden.lab.cloud import server as cloud_server
+from podwarden.lab.ports import free_port, wait_listening
 from podwarden.netfilter.runner import Runner
 from podwarden.testing import netlab
-from podwarden.testing.net import free_port, wait_listening
 from podwarden.testing.netlab import Lab
 from podwarden.webhooks import app as webhook_app
 from podwarden.webhooks import authz_app, certs

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import demo, demo_identity, netns, topology
-from podwarden.lab import plan as lab_plan
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.peers("kubectl", "moto", "awscli", "nftables")]
 ROLES = "/latest/meta-data/iam/security-credentials/"
@@ -36,7 +36,10 @@ def test_the_walkthrough_through_real_netfilter(ctx):
 
     def both_families(walkthrough: demo_identity.Walkthrough, step: int) -> None:
         answers = []
-        for url in (f"http://{lab_plan.IMDS_V4}{ROLES}", f"http://[{lab_plan.IMDS_V6}]{ROLES}"):
+        for url in (
+            f"http://{metadata_addresses.IMDS_V4}{ROLES}",
+            f"http://[{metadata_addresses.IMDS_V6}]{ROLES}",
+        ):
             done = walkthrough.lab.exec(demo_identity.POD, ["curl", "-s", "-g", "-m", "5", url])
             answers.append(done.stdout.strip())
         seen[step] = (answers[0], answers[1])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import cluster, files, launch, moto, state, topology
 from podwarden.lab import plan as lab_plan
 
@@ -25,8 +26,8 @@ from .conftest import assert_clean
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.peers("kubectl", "moto", "botocore", "awscli")]
 PODWARDEN = topology.podwarden_argv()
-ROLES_URL = f"http://{lab_plan.IMDS_V4}/latest/meta-data/iam/security-credentials/"
-ROLES_URL6 = f"http://[{lab_plan.IMDS_V6}]/latest/meta-data/iam/security-credentials/"
+ROLES_URL = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+ROLES_URL6 = f"http://[{metadata_addresses.IMDS_V6}]/latest/meta-data/iam/security-credentials/"
 ROLE_KEY = "iam.amazonaws.com/role"
 
 
@@ -161,7 +162,7 @@ AWS_IN_POD = {
     "AWS_SECRET_ACCESS_KEY": "",
     "AWS_SESSION_TOKEN": "",
     "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://{lab_plan.IMDS_V4}/",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://{metadata_addresses.IMDS_V4}/",
     "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "2",
 }
 

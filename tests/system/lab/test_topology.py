@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns, plan, processes, state, topology
 
 from .conftest import assert_clean, echo_cloud_argv, echo_proxy_argv
@@ -29,14 +30,14 @@ def test_pods_reach_every_metadata_address_of_the_cloud_host_v4_and_v6(where):
         state_dir=where.state_dir,
         cloud_argv=echo_cloud_argv(),
     ) as the_lab:
-        for address in plan.METADATA_V4:
+        for address in metadata_addresses.HOSTS_V4:
             got = curl(the_lab, "pod-b", f"http://{address}/latest/")
             assert got.stdout == f"echo-cloud {address} 80 /latest/ from 10.77.2.2\n", got.stderr
-        for address in plan.METADATA_V6:
+        for address in metadata_addresses.HOSTS_V6:
             got = curl(the_lab, "pod-a", f"http://[{address}]/x")
             assert got.stdout == f"echo-cloud {address} 80 /x from fd77:0:1::2\n", got.stderr
-        got = curl(the_lab, "pod-a", f"http://{plan.WIRESERVER_V4}:32526/vmSettings")
-        assert got.stdout.startswith(f"echo-cloud {plan.WIRESERVER_V4} 32526 ")
+        got = curl(the_lab, "pod-a", f"http://{metadata_addresses.WIRESERVER_V4}:32526/vmSettings")
+        assert got.stdout.startswith(f"echo-cloud {metadata_addresses.WIRESERVER_V4} 32526 ")
         assert (
             netns.run(
                 ["sysctl", "-n", "net.ipv4.ip_forward"], netns=the_lab.plan.node

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.netfilter import endpoints, reconcile
+from podwarden.api import metadata_addresses
+from podwarden.netfilter import reconcile
 from podwarden.netfilter.settings import RulesConfig, rule_spec
 from podwarden.testing.netlab import (
     NODE_POD_V4,
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.peers("nftables", "iptables")
 
 PROXY_PORT = 18184
 HEALTH = "127.0.0.1:18185"
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
 
 
 def start_agent(
@@ -91,7 +92,7 @@ def test_agent_proxies_pods_and_repairs_flushed_rules_within_two_periods(lab: La
     result = lab.get(lab.pod, IMDS)
     assert result["outcome"] == "ok" and result["status"] == 200, result
     denied = lab.get(
-        lab.pod, f"http://{endpoints.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+        lab.pod, f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/iam/security-credentials/"
     )
     assert denied["outcome"] == "ok" and denied["status"] != 200, denied
     checker = installer(lab, backend)

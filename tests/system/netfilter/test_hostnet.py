@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.netfilter import endpoints
+from podwarden.api import metadata_addresses
 from podwarden.testing import cgroups
 from podwarden.testing.netlab import (
     NODE_POD_V4,
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.peers("nftables", "iptables")
 
 PROXY_PORT = 18182
 PROBED_PORT = 18187
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
 
 
 def remove_children(root: Path, directory: Path, children: tuple[str, ...]) -> None:
@@ -51,7 +51,9 @@ def test_pod_cgroup_process_is_proxied_or_refused_node_process_is_not(
         node = lab.get(lab.node, IMDS)
         assert node["outcome"] == "ok" and str(node["body"]).startswith("UPSTREAM"), node
         assert (
-            lab.get_in_cgroup(directory, f"http://{endpoints.WIRESERVER_V4}:32526/")["outcome"]
+            lab.get_in_cgroup(directory, f"http://{metadata_addresses.WIRESERVER_V4}:32526/")[
+                "outcome"
+            ]
             == "refused"
         )
         stop(proxy)
@@ -86,7 +88,9 @@ def test_agent_inside_the_pod_cgroup_exempts_itself_and_proxies_hostnet_pods(
             allowed = lab.get_in_cgroup(directory / "pod1", IMDS)
             assert allowed["outcome"] == "ok" and allowed["status"] == 200, allowed
             assert str(allowed["body"]) == "UPSTREAM /latest/meta-data/instance-id"
-            secret = f"http://{endpoints.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+            secret = (
+                f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+            )
             denied = lab.get_in_cgroup(directory / "pod1", secret)
             assert denied["outcome"] == "ok" and denied["status"] != 200, denied
             assert "security-credentials" not in lab.log.read_text()
@@ -144,11 +148,11 @@ def test_hostnet_pod_answers_azure_lb_probes_but_cannot_reach_wireserver(
         probe = lab.get(
             lab.cloud,
             f"http://{NODE_UP_V4}:{PROBED_PORT}/healthz",
-            source=endpoints.WIRESERVER_V4,
+            source=metadata_addresses.WIRESERVER_V4,
         )
         assert probe["outcome"] == "ok" and probe["body"] == "PROXY /healthz", probe
         for port in (80, 32526):
-            url = f"http://{endpoints.WIRESERVER_V4}:{port}/"
+            url = f"http://{metadata_addresses.WIRESERVER_V4}:{port}/"
             assert lab.get_in_cgroup(directory, url)["outcome"] == "refused", url
         stop(server)
         assert lab.upstream_clients() == []

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from podwarden.netfilter import endpoints, hostnet
+from podwarden.api import metadata_addresses
+from podwarden.netfilter import cgroup_match
 from podwarden.testing.netlab import (
     NODE_POD_V4,
     NODE_UP_V4,
@@ -41,8 +42,8 @@ pytestmark = pytest.mark.peers("nftables", "iptables")
 
 PROXY_PORT = 18192
 HEALTH = "127.0.0.1:18196"
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
-CLASSID = hostnet.DEFAULT_CLASSID
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
+CLASSID = cgroup_match.DEFAULT_CLASSID
 
 
 def _netcls_enabled() -> bool:
@@ -198,7 +199,7 @@ def test_tagged_pod_cgroup_is_proxied_or_refused_node_process_is_not(
     assert netcls.classid("podB") == CLASSID
     late = get_from(lab, netcls, "podB", IMDS)
     assert late["outcome"] == "ok" and str(late["body"]).startswith("PROXY"), late
-    wireserver = get_from(lab, netcls, "podB", f"http://{endpoints.WIRESERVER_V4}:32526/")
+    wireserver = get_from(lab, netcls, "podB", f"http://{metadata_addresses.WIRESERVER_V4}:32526/")
     assert wireserver["outcome"] == "refused", wireserver
 
     stop(proxy)
@@ -265,7 +266,7 @@ def test_agent_in_the_pod_cgroup_stays_untagged_and_retags_reset_descendants(
     allowed = get_from(lab, netcls, "podA", IMDS)
     assert allowed["outcome"] == "ok" and allowed["status"] == 200, allowed
     assert allowed["body"] == "UPSTREAM /latest/meta-data/instance-id"  # via the agent
-    secret = f"http://{endpoints.IMDS_V4}/latest/meta-data/iam/security-credentials/"
+    secret = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/iam/security-credentials/"
     denied = get_from(lab, netcls, "podA", secret)
     assert denied["outcome"] == "ok" and denied["status"] != 200, denied
     assert "security-credentials" not in lab.log.read_text()

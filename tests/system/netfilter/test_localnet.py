@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from podwarden.api import metadata_addresses
 from podwarden.lab import netns
-from podwarden.netfilter import endpoints, render
+from podwarden.netfilter import render
 from podwarden.testing.netlab import NODE_POD_V4, Lab, rules_apply_args
 from tests.system.netfilter.conftest import NFT_AND_LEGACY
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.peers("nftables", "iptables")
 
 PROXY_PORT = 18183
 NODE_ONLY_PORT = 19999  # a node service bound to loopback that pods must never reach
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
 LOOPBACK_SERVICE = f"http://127.0.0.1:{NODE_ONLY_PORT}/secret"
 
 

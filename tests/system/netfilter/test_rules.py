@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from podwarden.netfilter import endpoints, render
+from podwarden.api import metadata_addresses
+from podwarden.netfilter import render
 from podwarden.testing.netlab import (
     NODE_POD_V4,
     NODE_POD_V6,
@@ -22,7 +23,7 @@ from tests.system.netfilter.conftest import BACKENDS, NFT_AND_LEGACY
 pytestmark = pytest.mark.peers("nftables", "iptables", "conntrack")
 
 PROXY_PORT = 18181
-IMDS = f"http://{endpoints.IMDS_V4}/latest/meta-data/instance-id"
+IMDS = f"http://{metadata_addresses.IMDS_V4}/latest/meta-data/instance-id"
 
 
 def apply(lab: Lab, backend: str, *extra: str) -> None:
@@ -40,21 +41,25 @@ def test_pod_metadata_traffic_goes_to_the_proxy_and_never_upstream(lab: Lab, bac
     apply(lab, backend, "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
     for url in (
         IMDS,
-        f"http://{endpoints.ECS_V4}/v2/credentials",
-        f"http://{endpoints.EKS_POD_IDENTITY_V4}/v1/credentials",
+        f"http://{metadata_addresses.ECS_V4}/v2/credentials",
+        f"http://{metadata_addresses.EKS_POD_IDENTITY_V4}/v1/credentials",
     ):
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
     # WireServer and Alibaba are not redirected for aws: refused at once.
     for url in (
-        f"http://{endpoints.WIRESERVER_V4}/",
-        f"http://{endpoints.WIRESERVER_V4}:32526/",
-        f"http://{endpoints.ALIBABA_V4}/",
-        f"http://{endpoints.IMDS_V4}:8080/",
+        f"http://{metadata_addresses.WIRESERVER_V4}/",
+        f"http://{metadata_addresses.WIRESERVER_V4}:32526/",
+        f"http://{metadata_addresses.ALIBABA_V4}/",
+        f"http://{metadata_addresses.IMDS_V4}:8080/",
     ):
         assert lab.get(lab.pod, url)["outcome"] == "refused", url
     # DNS on the metadata address (GKE serves it there) is untouched.
-    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
+    assert lab.dns(lab.pod, metadata_addresses.IMDS_V4) == {
+        "outcome": "ok",
+        "id_matches": True,
+        "qr": True,
+    }
     assert lab.pod_leaks() == []
     # The node itself (kubelet, cloud agents) still reaches the real service.
     node = lab.get(lab.node, IMDS)
@@ -77,10 +82,18 @@ def test_proxy_down_means_a_reset_within_100ms_never_upstream(lab: Lab, backend:
 @pytest.mark.parametrize("backend", NFT_AND_LEGACY)
 def test_fail_closed_only_refuses_everything_metadata_but_dns(lab: Lab, backend: str):
     apply(lab, backend, "--fail-closed-only")
-    for url in (IMDS, f"http://[{endpoints.IMDS_V6}]/", f"http://{endpoints.IMDS_V4}:8080/"):
+    for url in (
+        IMDS,
+        f"http://[{metadata_addresses.IMDS_V6}]/",
+        f"http://{metadata_addresses.IMDS_V4}:8080/",
+    ):
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "refused" and float(result["ms"]) < 100, (url, result)  # type: ignore[arg-type]
-    assert lab.dns(lab.pod, endpoints.IMDS_V4) == {"outcome": "ok", "id_matches": True, "qr": True}
+    assert lab.dns(lab.pod, metadata_addresses.IMDS_V4) == {
+        "outcome": "ok",
+        "id_matches": True,
+        "qr": True,
+    }
     assert lab.pod_leaks() == []
 
 
@@ -97,21 +110,21 @@ def test_ipv6_pod_is_intercepted(lab: Lab, backend: str):
         f"[{NODE_POD_V6}]:{PROXY_PORT}",
     )
     for url in (
-        f"http://[{endpoints.IMDS_V6}]/latest/meta-data/",
-        f"http://[{endpoints.EKS_POD_IDENTITY_V6}]/v1/credentials",
-        f"http://[{endpoints.IMDS_MAPPED}]/latest/meta-data/",
+        f"http://[{metadata_addresses.IMDS_V6}]/latest/meta-data/",
+        f"http://[{metadata_addresses.EKS_POD_IDENTITY_V6}]/v1/credentials",
+        f"http://[{metadata_addresses.IMDS_MAPPED}]/latest/meta-data/",
     ):
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
     stop(fake_proxy6)  # type: ignore[arg-type]
-    assert lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/")["outcome"] == "refused"
+    assert lab.get(lab.pod, f"http://[{metadata_addresses.IMDS_V6}]/")["outcome"] == "refused"
     assert lab.pod_leaks() == []
 
 
 def test_ipv6_without_a_v6_proxy_is_refused(lab: Lab):
     fake_proxy(lab, NODE_POD_V4)
     apply(lab, "nft", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
-    assert lab.get(lab.pod, f"http://[{endpoints.IMDS_V6}]/")["outcome"] == "refused"
+    assert lab.get(lab.pod, f"http://[{metadata_addresses.IMDS_V6}]/")["outcome"] == "refused"
     assert lab.get(lab.pod, IMDS)["outcome"] == "ok"
     assert lab.pod_leaks() == []
 
@@ -193,11 +206,15 @@ def test_connections_opened_before_the_rules_do_not_survive_them(lab: Lab):
         ],
     )
     holder = lab.spawn(lab.pod, lab.helper("client", "hold", IMDS, "1.5"))
-    listed = lab.run_in(lab.node, ["conntrack", "-L", "-d", endpoints.IMDS_V4], check=False)
+    listed = lab.run_in(
+        lab.node, ["conntrack", "-L", "-d", metadata_addresses.IMDS_V4], check=False
+    )
     assert "dport=80" in listed.stdout, listed
     fake_proxy(lab, NODE_POD_V4)
     apply(lab, "nft", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
-    listed = lab.run_in(lab.node, ["conntrack", "-L", "-d", endpoints.IMDS_V4], check=False)
+    listed = lab.run_in(
+        lab.node, ["conntrack", "-L", "-d", metadata_addresses.IMDS_V4], check=False
+    )
     assert "dport=80" not in listed.stdout, listed.stdout
     assert holder.stdout is not None
     late = json.loads(holder.stdout.readline())
@@ -208,14 +225,14 @@ def test_connections_opened_before_the_rules_do_not_survive_them(lab: Lab):
 def test_gce_second_port_is_redirected_and_wireserver_refused_for_azure(lab: Lab):
     fake_proxy(lab, NODE_POD_V4)
     apply(lab, "nft", "--provider", "gce", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
-    for url in (f"http://{endpoints.IMDS_V4}:8080/computeMetadata/v1/", IMDS):
+    for url in (f"http://{metadata_addresses.IMDS_V4}:8080/computeMetadata/v1/", IMDS):
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), (url, result)
-    assert lab.get(lab.pod, f"http://{endpoints.ECS_V4}/")["outcome"] == "refused"
+    assert lab.get(lab.pod, f"http://{metadata_addresses.ECS_V4}/")["outcome"] == "refused"
     apply(lab, "nft", "--provider", "azure", "--proxy", f"{NODE_POD_V4}:{PROXY_PORT}")
-    assert lab.get(lab.pod, f"http://{endpoints.IMDS_V4}:8080/")["outcome"] == "refused"
+    assert lab.get(lab.pod, f"http://{metadata_addresses.IMDS_V4}:8080/")["outcome"] == "refused"
     for port in (80, 32526):
-        url = f"http://{endpoints.WIRESERVER_V4}:{port}/machine?comp=goalstate"
+        url = f"http://{metadata_addresses.WIRESERVER_V4}:{port}/machine?comp=goalstate"
         assert lab.get(lab.pod, url)["outcome"] == "refused", url
     assert lab.pod_leaks() == []
 
@@ -235,11 +252,11 @@ def test_azure_probes_from_wireserver_get_answers_pods_still_cannot_reach_it(
     probe = lab.get(
         lab.cloud,
         f"http://{POD_V4}:{POD_SERVICE_PORT}/healthz",
-        source=endpoints.WIRESERVER_V4,
+        source=metadata_addresses.WIRESERVER_V4,
     )
     assert probe["outcome"] == "ok" and probe["body"] == "PROXY /healthz", probe
     for port in (80, 32526):
-        url = f"http://{endpoints.WIRESERVER_V4}:{port}/machine?comp=goalstate"
+        url = f"http://{metadata_addresses.WIRESERVER_V4}:{port}/machine?comp=goalstate"
         result = lab.get(lab.pod, url)
         assert result["outcome"] == "refused" and float(result["ms"]) < 100, (url, result)  # type: ignore[arg-type]
     assert lab.pod_leaks() == []
@@ -271,5 +288,5 @@ def test_a_rule_inserted_above_our_jumps_is_drift_and_gets_repaired(lab: Lab, ba
         assert "podwarden:jump-" in listed[1] and listed[2].endswith("-j ACCEPT"), listed
     result = lab.get(lab.pod, IMDS)
     assert result["outcome"] == "ok" and str(result["body"]).startswith("PROXY"), result
-    assert lab.get(lab.pod, f"http://{endpoints.WIRESERVER_V4}/")["outcome"] == "refused"
+    assert lab.get(lab.pod, f"http://{metadata_addresses.WIRESERVER_V4}/")["outcome"] == "refused"
     assert len(lab.pod_leaks()) == leaks

@@ -15,6 +15,7 @@ from podwarden.audit import agentconfig, podchecks, scan
 from podwarden.cli import main
 from podwarden.kube import snapshot
 from podwarden.kube.objects import Pod
+from tests.support import pods
 
 AGENT_LABELS = {"app.kubernetes.io/name": "podwarden-agent"}
 UID = "0f1e2d3c-aaaa-bbbb-cccc-000000000001"
@@ -25,36 +26,18 @@ def pod(
     namespace: str = "apps",
     *,
     node: str = "n1",
-    containers: list[dict[str, Any]] | None = None,
-    annotations: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
-    phase: str = "Running",
     ready: bool = True,
     qos: str = "BestEffort",
     uid: str = "",
-    **spec: Any,
+    **fields: Any,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": uid or f"uid-{namespace}-{name}",
-            "annotations": annotations or {},
-            "labels": labels or {},
-        },
-        "spec": {
-            "nodeName": node,
-            "containers": containers or [{"name": "c", "image": "busybox"}],
-            **spec,
-        },
-        "status": {
-            "phase": phase,
-            "qosClass": qos,
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
+    """A pod as the cluster audit reads it: with its QoS class and Ready condition."""
+    built = pods.pod(
+        name, namespace=namespace, node=node, uid=uid or f"uid-{namespace}-{name}", **fields
+    )
+    built["status"]["qosClass"] = qos
+    built["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return built
 
 
 def ns(name: str, *, labels: dict[str, str] | None = None, **annotations: str) -> dict[str, Any]:

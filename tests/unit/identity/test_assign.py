@@ -13,6 +13,7 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import assign
 from podwarden.metadata.identity.settings import IdentitySettings, parse_duration
 from podwarden.metadata.model import ProviderName
+from tests.support import pods
 
 BASE = "arn:aws:iam::123456789012:role/"
 STS_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
@@ -20,17 +21,13 @@ STS_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 def pod(annotations: dict[str, str] | None = None, **meta: Any) -> Pod:
     return Pod(
-        {
-            "kind": "Pod",
-            "metadata": {
-                "name": meta.get("name", "web-1"),
-                "namespace": meta.get("namespace", "shop"),
-                "uid": "uid-1",
-                "annotations": annotations or {},
-            },
-            "spec": {"serviceAccountName": "shop-sa"},
-            "status": {"podIP": "10.0.0.7", "phase": "Running"},
-        }
+        pods.pod(
+            meta.get("name", "web-1"),
+            "10.0.0.7",
+            namespace=meta.get("namespace", "shop"),
+            annotations=annotations,
+            serviceAccountName="shop-sa",
+        )
     )
 
 

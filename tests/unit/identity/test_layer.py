@@ -6,6 +6,7 @@ a fake clock; requests are canonical requests as the firewall makes them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from podwarden.metadata.identity.resolver import peer_address
 from podwarden.metadata.identity.settings import IdentitySettings
 from podwarden.metadata.identity.sts import AwsCredentials
 from podwarden.metadata.model import Forward, Handle, ProviderName, RawRequest, Respond
+from tests.support import pods
 
 ROLE = "arn:aws:iam::123456789012:role/reader"
 
@@ -63,18 +65,7 @@ def ns(annotations: dict[str, str]) -> dict[str, Any]:
     return {"kind": "Namespace", "metadata": {"name": "team", "annotations": annotations}}
 
 
-def pod(name: str, ip: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": "team",
-            "uid": f"uid-{name}",
-            "annotations": annotations or {},
-        },
-        "spec": {"nodeName": "n"},
-        "status": {"phase": "Running", "podIP": ip},
-    }
+pod = functools.partial(pods.pod, namespace="team")
 
 
 def request(fw: firewall.Firewall, path: str, client: str = "10.0.0.7", **headers: str):
@@ -122,7 +113,9 @@ async def test_identity_rules_come_before_the_presets_refusal():
 
 
 async def test_credentials_answer_is_imds_shaped_and_cached():
-    identity, fw, _, _, sts = await aws_layer(PERMIT, pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE}))
+    identity, fw, _, _, sts = await aws_layer(
+        PERMIT, pod("web", "10.0.0.7", annotations={keys.AWS_ROLE: ROLE})
+    )
     assert identity.cache is not None
     await identity.cache.idle()  # prefetched when the layer started
     answer = await serve(identity, fw, "/latest/meta-data/iam/security-credentials/reader")
@@ -135,9 +128,8 @@ async def test_credentials_answer_is_imds_shaped_and_cached():
 
 
 async def test_maintenance_refreshes_ahead_and_forgets_pods_that_left():
-    identity, fw, view, clock, sts = await aws_layer(
-        PERMIT, pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE})
-    )
+    web = pod("web", "10.0.0.7", annotations={keys.AWS_ROLE: ROLE})
+    identity, fw, view, clock, sts = await aws_layer(PERMIT, web)
     assert identity.cache is not None
     await identity.cache.idle()
     clock.now += 1000
@@ -148,7 +140,7 @@ async def test_maintenance_refreshes_ahead_and_forgets_pods_that_left():
     assert len(sts.calls) == 2
     answer = await serve(identity, fw, "/latest/meta-data/iam/security-credentials/reader")
     assert json.loads(answer.body)["AccessKeyId"] == "ASIA2"
-    await view.delete(pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE}))
+    await view.delete(web)
     identity.maintain()
     assert len(identity.cache) == 0
     await identity.close()
@@ -157,7 +149,7 @@ async def test_maintenance_refreshes_ahead_and_forgets_pods_that_left():
 async def test_a_refused_pod_gets_one_event_per_interval():
     sink = Sink()
     identity, fw, _, _, sts = await aws_layer(
-        ns({}), pod("web", "10.0.0.7", {keys.AWS_ROLE: ROLE}), sink=sink
+        ns({}), pod("web", "10.0.0.7", annotations={keys.AWS_ROLE: ROLE}), sink=sink
     )
     for _ in range(3):
         answer = await serve(identity, fw, "/latest/meta-data/iam/security-credentials/")
@@ -201,7 +193,7 @@ async def test_azure_forwards_with_the_pods_client_id_only():
     client_id = "33333333-0000-0000-0000-00000000e002"
     view = store.ClusterView()
     await view.apply(ns({keys.AZURE_ALLOWED_CLIENT_IDS: '["*"]'}))
-    await view.apply(pod("web", "10.0.0.7", {keys.AZURE_CLIENT_ID: client_id}))
+    await view.apply(pod("web", "10.0.0.7", annotations={keys.AZURE_CLIENT_ID: client_id}))
     identity = await service.start(
         IdentitySettings(provider=ProviderName.AZURE, address_wait=0.05),
         view=view,

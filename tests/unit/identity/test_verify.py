@@ -20,8 +20,7 @@ from podwarden.kube import store
 from podwarden.kube.client import ApiStatusError, ApiUnavailable
 from podwarden.kube.objects import Pod
 from podwarden.metadata.identity.verify import BURST, Verifier
-
-from ..kube.builders import namespace, pod
+from tests.support.pods import namespace, pod
 
 IP = "10.0.0.7"
 ROLE = "arn:aws:iam::123456789012:role/reader"

@@ -10,8 +10,7 @@ import yaml
 
 from podwarden.config import ConfigError
 from podwarden.kube import filesource, store
-
-from .builders import namespace, pod
+from tests.support.pods import namespace, pod
 
 
 def write(path: Path, *objects: dict) -> None:

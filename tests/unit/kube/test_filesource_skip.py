@@ -10,8 +10,7 @@ import yaml
 
 from podwarden.config import ConfigError
 from podwarden.kube import filesource, store
-
-from .builders import namespace, pod
+from tests.support.pods import namespace, pod
 
 ROLE = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"}}
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}

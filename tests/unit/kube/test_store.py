@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from podwarden.kube import store
-
-from .builders import namespace, pod
+from tests.support.pods import namespace, pod
 
 
 async def test_a_live_pod_is_found_by_each_of_its_ips_v4_and_v6() -> None:

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from podwarden.cli import main
-from podwarden.netfilter import hostnet, render
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
+from podwarden.netfilter import cgroup_match, render
 
 
 def test_rules_apply_names_the_bad_key_of_the_config_file(tmp_path: Path):
@@ -43,9 +43,9 @@ def _vanished_netcls_pod_cgroup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     """A v1 node whose pod cgroup disappears (or cannot be written) before tagging."""
 
     def pod_match(path: str, **_: object) -> tuple[render.ClassidMatch, tuple[()]]:
-        return render.ClassidMatch(hostnet.DEFAULT_CLASSID, path, str(tmp_path)), ()
+        return render.ClassidMatch(cgroup_match.DEFAULT_CLASSID, path, str(tmp_path)), ()
 
-    monkeypatch.setattr(hostnet, "pod_match", pod_match)
+    monkeypatch.setattr(cgroup_match, "pod_match", pod_match)
 
 
 def test_rules_apply_reports_a_cgroup_error_without_a_traceback(

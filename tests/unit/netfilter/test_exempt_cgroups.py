@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from podwarden.config import ConfigError
-from podwarden.netfilter import hostnet
+from podwarden.netfilter import cgroup_match
 from podwarden.netfilter.render import ClassidMatch
 from podwarden.netfilter.settings import RulesConfig, rule_spec
-from tests.unit.netfilter.test_hostnet_v1 import CLASSID, cgroup_tree, classid_of, mountinfo
+from tests.unit.netfilter.test_cgroup_match_v1 import CLASSID, cgroup_tree, classid_of, mountinfo
 
 
 def netcls_node(tmp_path: Path) -> tuple[Path, Path]:
@@ -26,7 +26,7 @@ def netcls_node(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_v1_exempt_subtrees_are_left_untagged(tmp_path: Path) -> None:
     netcls, info = netcls_node(tmp_path)
-    match, v2_exempt = hostnet.pod_match(
+    match, v2_exempt = cgroup_match.pod_match(
         "kubepods", exempt=("kubepods/aws-node", "/kubepods/ebs-csi/"), mountinfo=info
     )
     assert match == ClassidMatch(
@@ -34,7 +34,7 @@ def test_v1_exempt_subtrees_are_left_untagged(tmp_path: Path) -> None:
     )
     assert v2_exempt == ()
     assert isinstance(match, ClassidMatch)
-    hostnet.tag_netcls(match)
+    cgroup_match.tag_netcls(match)
     assert classid_of(netcls, "kubepods/podA") == CLASSID
     for path in ("kubepods/aws-node", "kubepods/aws-node/c", "kubepods/ebs-csi"):
         assert classid_of(netcls, path) == 0, path
@@ -56,8 +56,8 @@ def test_bad_exemptions_are_refused_with_the_key_named(
     tmp_path: Path, entry: str, message: str
 ) -> None:
     _, info = netcls_node(tmp_path)
-    with pytest.raises(hostnet.CgroupError, match=message):
-        hostnet.pod_match("kubepods", exempt=(entry,), mountinfo=info)
+    with pytest.raises(cgroup_match.CgroupError, match=message):
+        cgroup_match.pod_match("kubepods", exempt=(entry,), mountinfo=info)
 
 
 def test_exemptions_need_a_pod_cgroup() -> None:

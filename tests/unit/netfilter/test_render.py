@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from podwarden.api import metadata_addresses
 from podwarden.netfilter import endpoints, iptables, nft, render
 from podwarden.netfilter.render import CgroupMatch, HostPort, Rule, RuleSpec, RuleSpecError
 
@@ -46,7 +47,9 @@ def test_ipv6_endpoints_are_redirected_only_to_an_ipv6_proxy():
 def test_wireserver_is_never_redirected_and_every_metadata_address_is_refused():
     for provider in endpoints.PROVIDERS:
         ruleset = render.render(spec(provider=provider))
-        assert endpoints.WIRESERVER_V4 not in {r.daddr[0] for r in ruleset.chain("to_proxy").rules}
+        assert metadata_addresses.WIRESERVER_V4 not in {
+            r.daddr[0] for r in ruleset.chain("to_proxy").rules
+        }
         refused = {
             a
             for r in ruleset.chain("refuse_metadata").rules

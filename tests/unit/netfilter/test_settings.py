@@ -8,7 +8,7 @@ import pytest
 
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
-from podwarden.netfilter import hostnet
+from podwarden.netfilter import cgroup_match
 from podwarden.netfilter.conntrack import _count
 from podwarden.netfilter.settings import RulesConfig, merge, rule_spec
 
@@ -104,12 +104,12 @@ def test_agent_config_derives_proxy_from_listen_and_refuses_rule_only_keys(tmp_p
 def test_cgroup_paths_resolve_for_nft_and_iptables_on_a_hybrid_layout(tmp_path: Path):
     fake = tmp_path / "unified"  # tmp_path plays /sys/fs/cgroup, v2 mounted at unified/
     (fake / "kubepods.slice" / "pod1").mkdir(parents=True)
-    match = hostnet.resolve("/kubepods.slice/pod1/", mount=fake, sysfs=tmp_path)
+    match = cgroup_match.resolve("/kubepods.slice/pod1/", mount=fake, sysfs=tmp_path)
     assert match.path == "kubepods.slice/pod1"  # the iptables cgroup match's path
     assert match.level == 2
     assert match.nft_path == "unified/kubepods.slice/pod1"  # nft resolves below /sys/fs/cgroup
-    with pytest.raises(hostnet.CgroupError, match="does not exist"):
-        hostnet.resolve("kubepods", mount=fake, sysfs=tmp_path)
+    with pytest.raises(cgroup_match.CgroupError, match="does not exist"):
+        cgroup_match.resolve("kubepods", mount=fake, sysfs=tmp_path)
 
 
 def test_v2_mount_is_read_from_mountinfo(tmp_path: Path):
@@ -118,10 +118,10 @@ def test_v2_mount_is_read_from_mountinfo(tmp_path: Path):
         "30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro\n"
         "31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
     )
-    assert str(hostnet.v2_mount(info)) == "/sys/fs/cgroup/unified"
+    assert str(cgroup_match.v2_mount(info)) == "/sys/fs/cgroup/unified"
     info.write_text("30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro\n")
-    with pytest.raises(hostnet.CgroupError, match="no cgroup v2 hierarchy"):
-        hostnet.v2_mount(info)
+    with pytest.raises(cgroup_match.CgroupError, match="no cgroup v2 hierarchy"):
+        cgroup_match.v2_mount(info)
 
 
 def test_conntrack_deleted_count_is_parsed():

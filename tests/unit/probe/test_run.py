@@ -15,21 +15,22 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from podwarden.api import metadata_addresses
 from podwarden.lab.cloud import secrets, server
+from podwarden.lab.ports import free_port
 from podwarden.probe import checks, report, run
 from podwarden.probe.findings import Exposure, Severity
-from podwarden.testing.net import free_port
 
 # Which emulator provider answers for each metadata host:port of the catalogue.
 EMULATED = {
-    (checks.IMDS_V4, 80): "all",
-    (checks.IMDS_V6, 80): "all",
-    (checks.ECS, 80): "ecs",
-    (checks.EKS_POD_IDENTITY_V4, 80): "eks-pod-identity",
-    (checks.EKS_POD_IDENTITY_V6, 80): "eks-pod-identity",
-    (checks.ALIBABA, 80): "alibaba",
-    (checks.WIRESERVER, 80): "wireserver",
-    (checks.WIRESERVER, 32526): "hostgaplugin",
+    (metadata_addresses.IMDS_V4, 80): "all",
+    (metadata_addresses.IMDS_V6, 80): "all",
+    (metadata_addresses.ECS_V4, 80): "ecs",
+    (metadata_addresses.EKS_POD_IDENTITY_V4, 80): "eks-pod-identity",
+    (metadata_addresses.EKS_POD_IDENTITY_V6, 80): "eks-pod-identity",
+    (metadata_addresses.ALIBABA_V4, 80): "alibaba",
+    (metadata_addresses.WIRESERVER_V4, 80): "wireserver",
+    (metadata_addresses.WIRESERVER_V4, 32526): "hostgaplugin",
 }
 
 

@@ -27,7 +27,7 @@ from podwarden.lab.apiserver import app, crds, errors
 from podwarden.lab.apiserver.resources import REGISTRY, ResourceType
 from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.storage import Storage
-from podwarden.testing.net import free_port
+from podwarden.lab.ports import free_port
 
 T = TypeVar("T")
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from podwarden.api import metadata_addresses
 from podwarden.lab.cloud import aws, azure, extras, gce
 from podwarden.lab.cloud.state import EmulatorState
 
@@ -34,13 +35,13 @@ PROVIDERS = (
     "hostgaplugin",
 )
 LAB_ADDRESSES: dict[str, tuple[tuple[str, int], ...]] = {
-    "all": (("169.254.169.254", 80),),
-    "aws": (("fd00:ec2::254", 80),),
-    "ecs": (("169.254.170.2", 80),),
-    "eks-pod-identity": (("169.254.170.23", 80),),
-    "alibaba": (("100.100.100.200", 80),),
-    "wireserver": (("168.63.129.16", 80),),
-    "hostgaplugin": (("168.63.129.16", 32526),),
+    "all": ((metadata_addresses.IMDS_V4, 80),),
+    "aws": ((metadata_addresses.IMDS_V6, 80),),
+    "ecs": ((metadata_addresses.ECS_V4, 80),),
+    "eks-pod-identity": ((metadata_addresses.EKS_POD_IDENTITY_V4, 80),),
+    "alibaba": ((metadata_addresses.ALIBABA_V4, 80),),
+    "wireserver": ((metadata_addresses.WIRESERVER_V4, 80),),
+    "hostgaplugin": ((metadata_addresses.WIRESERVER_V4, metadata_addresses.HOSTGAPLUGIN_PORT),),
 }
 """Where each provider lives on a real node: the lab's cloud host binds these
 (inside its own network namespace, never on the machine itself)."""

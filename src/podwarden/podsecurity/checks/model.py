@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podwarden.api import pods
 from podwarden.podsecurity.levels import Level, Version
 
 Pod = Mapping[str, Any]
@@ -77,13 +78,10 @@ def items(value: Any) -> list[Any]:
     raise TypeError(f"expected a list, got {type(value).__name__}")
 
 
-_CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
-
-
 def containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Init containers, containers, then ephemeral containers (PSA's visit order)."""
     found: list[Mapping[str, Any]] = []
-    for key in _CONTAINER_KEYS:
+    for key in pods.CONTAINER_KEYS:
         value = spec.get(key)
         if value is None:
             continue

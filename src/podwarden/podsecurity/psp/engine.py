@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from podwarden.api import keys
+from podwarden.api import keys, pods
 from podwarden.config import ConfigError, describe_validation_error
 from podwarden.podsecurity.psp import patch, provider
 from podwarden.podsecurity.psp.fielderr import FieldError, go_error_list, invalid
@@ -131,21 +131,12 @@ class PspResult:
         return DENIED_PREFIX + go_error_list(self.reasons)
 
 
-def _field(obj: Any, *path: str) -> Any:
-    """obj[path...] or None, whatever shape the (possibly malformed) pod has."""
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _malformed(pod: Mapping[str, Any]) -> str:
     """What makes the pod unreadable before any policy is tried ('' when fine)."""
     meta = pod.get("metadata")
     if meta is not None and not isinstance(meta, Mapping):
         return "metadata must be an object"
-    annotations = _field(pod, "metadata", "annotations")
+    annotations = pods.field(pod, "metadata", "annotations")
     if annotations is not None and not (
         isinstance(annotations, Mapping) and all(isinstance(v, str) for v in annotations.values())
     ):
@@ -153,12 +144,6 @@ def _malformed(pod: Mapping[str, Any]) -> str:
     if not isinstance(pod.get("spec"), Mapping):
         return "spec must be an object"
     return ""
-
-
-def _service_account(pod: Mapping[str, Any]) -> str:
-    name = _field(pod, "spec", "serviceAccountName") or _field(pod, "spec", "serviceAccount")
-    # The ServiceAccount admission plugin ran before PSP and defaulted it.
-    return str(name) if name else "default"
 
 
 def _clone(value: Any) -> Any:
@@ -206,7 +191,7 @@ def admit(
         return PspResult(False, None, None, [f"malformed pod: {problem}"], original)
     if not policies:
         return PspResult(False, None, None, [NO_POLICIES], original)
-    service_account = _service_account(pod)
+    service_account = pods.service_account(pod)
 
     def usable(name: str) -> bool:
         if isinstance(rbac, Rbac):
@@ -226,7 +211,7 @@ def admit(
     first_mutating: tuple[str, dict[str, Any]] | None = None
     chosen: tuple[str, dict[str, Any]] | None = None
     # On update PSP tried the policy that validated the pod at creation first.
-    hint = _field(pod, "metadata", "annotations", keys.PSP_CHOSEN)
+    hint = pods.field(pod, "metadata", "annotations", keys.PSP_CHOSEN)
     order = sorted(policies, key=lambda p: (allow_mutation or p.name != hint, p.name))
     for policy in order:
         candidate, errors = _apply(policy, pod)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from podwarden.api import pods
 from podwarden.podsecurity.psp.fielderr import FieldError, invalid
 from podwarden.podsecurity.psp.model import PodSecurityPolicySpec
 
@@ -52,12 +53,10 @@ VOLUME_TYPES = {
     "ephemeral": "ephemeral",
 }
 
-CONTAINER_KINDS = ("initContainers", "containers", "ephemeralContainers")
-
 
 def visit_containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every container of a pod spec with its field path, in PSP's visiting order."""
-    for kind in CONTAINER_KINDS:
+    for kind in pods.CONTAINER_KEYS:
         containers = spec.get(kind) or []
         if not isinstance(containers, list):
             raise TypeError(f"spec.{kind} must be a list")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from podwarden.config import ConfigError
-from podwarden.netfilter import hostnet, iptables, nft, render
+from podwarden.netfilter import cgroup_match, iptables, nft, render
 from podwarden.netfilter.render import CgroupMatch, ClassidMatch, HostPort, RuleSpec
 from podwarden.netfilter.settings import RulesConfig, rule_spec
 
@@ -54,19 +54,19 @@ def test_net_cls_mount_is_read_from_mountinfo_preferring_sys_fs_cgroup(tmp_path:
         "42 30 0:40 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio",
         "43 30 0:41 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
     )
-    assert hostnet.netcls_mount(info) == Path("/sys/fs/cgroup/net_cls,net_prio")
+    assert cgroup_match.netcls_mount(info) == Path("/sys/fs/cgroup/net_cls,net_prio")
     info = mountinfo(tmp_path, "41 30 0:40 / /tmp/x rw - cgroup pw rw,net_cls")
-    assert hostnet.netcls_mount(info) == Path("/tmp/x")
+    assert cgroup_match.netcls_mount(info) == Path("/tmp/x")
     info = mountinfo(tmp_path, "43 30 0:41 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory")
-    with pytest.raises(hostnet.CgroupError, match="no cgroup v1 net_cls hierarchy is mounted"):
-        hostnet.netcls_mount(info)
+    with pytest.raises(cgroup_match.CgroupError, match="no cgroup v1 net_cls hierarchy is mounted"):
+        cgroup_match.netcls_mount(info)
 
 
 def test_pod_cgroup_resolves_to_net_cls_when_v2_lacks_it(tmp_path: Path) -> None:
     netcls = tmp_path / "netcls"
     cgroup_tree(netcls, "kubepods/besteffort")
     info = mountinfo(tmp_path, f"41 30 0:40 / {netcls} rw - cgroup pw rw,net_cls")
-    match, exempt = hostnet.pod_match("/kubepods/", classid=0x1234, mountinfo=info)
+    match, exempt = cgroup_match.pod_match("/kubepods/", classid=0x1234, mountinfo=info)
     assert match == ClassidMatch(0x1234, "kubepods", str(netcls), ())
     assert exempt == ()
 
@@ -75,14 +75,14 @@ def test_pod_cgroup_found_nowhere_is_an_error_naming_both_hierarchies(tmp_path: 
     netcls = tmp_path / "netcls"
     cgroup_tree(netcls)
     info = mountinfo(tmp_path, f"41 30 0:40 / {netcls} rw - cgroup pw rw,net_cls")
-    with pytest.raises(hostnet.CgroupError) as caught:
-        hostnet.pod_match("kubepods", mountinfo=info)
+    with pytest.raises(cgroup_match.CgroupError) as caught:
+        cgroup_match.pod_match("kubepods", mountinfo=info)
     assert str(caught.value) == (
         "pod_cgroup: 'kubepods' does not exist below the cgroup v2 root (none mounted) "
         f"nor below a net_cls hierarchy ({netcls}), so host-network pods cannot be matched"
     )
-    with pytest.raises(hostnet.CgroupError, match=r"\(none mounted\) nor .*\(none mounted\)"):
-        hostnet.pod_match("kubepods", mountinfo=mountinfo(tmp_path))
+    with pytest.raises(cgroup_match.CgroupError, match=r"\(none mounted\) nor .*\(none mounted\)"):
+        cgroup_match.pod_match("kubepods", mountinfo=mountinfo(tmp_path))
 
 
 def test_agent_below_the_pod_cgroup_is_left_untagged(tmp_path: Path) -> None:
@@ -90,20 +90,22 @@ def test_agent_below_the_pod_cgroup_is_left_untagged(tmp_path: Path) -> None:
     cgroup_tree(netcls, "kubepods/podA/agent", "kubepods/podB")
     proc = tmp_path / "cgroup"
     proc.write_text("11:net_cls,net_prio:/kubepods/podA/agent\n4:memory:/x\n0::/\n")
-    assert hostnet.own_netcls_cgroup(proc) == "kubepods/podA/agent"
-    assert hostnet.netcls_exemption(netcls, "kubepods", proc_cgroup=proc) == (
+    assert cgroup_match.own_netcls_cgroup(proc) == "kubepods/podA/agent"
+    assert cgroup_match.netcls_exemption(netcls, "kubepods", proc_cgroup=proc) == (
         "kubepods/podA/agent",
     )
     # a private cgroup namespace says `/`: found by its PID in cgroup.procs instead
     proc.write_text("11:net_cls,net_prio:/\n")
     (netcls / "kubepods/podA/agent/cgroup.procs").write_text("7\n4242\n")
-    assert hostnet.netcls_exemption(netcls, "kubepods", pid=4242, proc_cgroup=proc) == (
+    assert cgroup_match.netcls_exemption(netcls, "kubepods", pid=4242, proc_cgroup=proc) == (
         "kubepods/podA/agent",
     )
-    assert hostnet.netcls_exemption(netcls, "kubepods", pid=99, proc_cgroup=proc) == ()
+    assert cgroup_match.netcls_exemption(netcls, "kubepods", pid=99, proc_cgroup=proc) == ()
     proc.write_text("11:net_cls:/kubepods\n")  # the agent is in the pod cgroup itself
-    with pytest.raises(hostnet.CgroupError, match="runs in the net_cls cgroup 'kubepods' itself"):
-        hostnet.netcls_exemption(netcls, "kubepods", proc_cgroup=proc)
+    with pytest.raises(
+        cgroup_match.CgroupError, match="runs in the net_cls cgroup 'kubepods' itself"
+    ):
+        cgroup_match.netcls_exemption(netcls, "kubepods", proc_cgroup=proc)
 
 
 def test_tagging_reaches_every_descendant_and_clears_only_our_classid_below_the_agent(
@@ -115,26 +117,26 @@ def test_tagging_reaches_every_descendant_and_clears_only_our_classid_below_the_
     cgroup_tree(netcls, "kubepods/podA/agent/other", classid=77)  # someone else's classid
     match = ClassidMatch(CLASSID, "kubepods", str(netcls), ("kubepods/podA/agent",))
     # kubepods, podA, c1, podB tagged; agent and agent/sub cleared
-    assert hostnet.tag_netcls(match) == 6
+    assert cgroup_match.tag_netcls(match) == 6
     for path in ("kubepods", "kubepods/podA", "kubepods/podA/c1", "kubepods/podB"):
         assert classid_of(netcls, path) == CLASSID, path
     assert classid_of(netcls, "kubepods/podA/agent") == 0
     assert classid_of(netcls, "kubepods/podA/agent/sub") == 0
     assert classid_of(netcls, "kubepods/podA/agent/other") == 77
     assert classid_of(netcls, "system.slice") == 0 and classid_of(netcls, "") == 0
-    assert hostnet.tag_netcls(match) == 0  # nothing left to change: nothing counted
+    assert cgroup_match.tag_netcls(match) == 0  # nothing left to change: nothing counted
     (netcls / "kubepods/podB/net_cls.classid").write_text("0\n")  # reset behind our back
-    assert hostnet.tag_netcls(match) == 1 and classid_of(netcls, "kubepods/podB") == CLASSID
+    assert cgroup_match.tag_netcls(match) == 1 and classid_of(netcls, "kubepods/podB") == CLASSID
 
 
 def test_tagging_a_vanished_pod_cgroup_or_an_unwritable_one_is_an_error(tmp_path: Path) -> None:
     netcls = tmp_path / "netcls"
     cgroup_tree(netcls, "kubepods")
-    with pytest.raises(hostnet.CgroupError, match=r"the pod cgroup .*/gone no longer exists"):
-        hostnet.tag_netcls(ClassidMatch(CLASSID, "gone", str(netcls)))
+    with pytest.raises(cgroup_match.CgroupError, match=r"the pod cgroup .*/gone no longer exists"):
+        cgroup_match.tag_netcls(ClassidMatch(CLASSID, "gone", str(netcls)))
     (netcls / "kubepods/net_cls.classid").write_text("not a number\n")
-    with pytest.raises(hostnet.CgroupError, match=r"cannot set .*kubepods/net_cls.classid"):
-        hostnet.tag_netcls(ClassidMatch(CLASSID, "kubepods", str(netcls)))
+    with pytest.raises(cgroup_match.CgroupError, match=r"cannot set .*kubepods/net_cls.classid"):
+        cgroup_match.tag_netcls(ClassidMatch(CLASSID, "kubepods", str(netcls)))
 
 
 def test_net_cls_rules_match_the_classid_in_both_backends() -> None:
@@ -187,7 +189,7 @@ def test_bad_net_cls_specs_are_refused(
 def test_classid_setting_is_checked_and_a_missing_pod_cgroup_fails_closed() -> None:
     with pytest.raises(Exception, match="netcls_classid"):
         RulesConfig.model_validate({"netcls_classid": 0})
-    assert RulesConfig().netcls_classid == hostnet.DEFAULT_CLASSID
+    assert RulesConfig().netcls_classid == cgroup_match.DEFAULT_CLASSID
     settings = RulesConfig(
         provider="aws",
         pod_interface=["cali+"],

@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from podwarden.lab.cloud import command
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.cloud import commands
+from podwarden.lab.ports import free_port, wait_listening
 
-_RUN = "from podwarden.lab.cloud.command import cloud; cloud()"
+_RUN = "from podwarden.lab.cloud.commands import cloud; cloud()"
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ _RUN = "from podwarden.lab.cloud.command import cloud; cloud()"
     ],
 )
 def test_parse_listen(value, expected):
-    assert command.parse_listen(value, default_provider="all") == expected
+    assert commands.parse_listen(value, default_provider="all") == expected
 
 
 @pytest.mark.parametrize(
@@ -40,13 +40,13 @@ def test_parse_listen(value, expected):
 )
 def test_parse_listen_refuses_bad_values(value, message):
     with pytest.raises(click.BadParameter, match=message):
-        command.parse_listen(value, default_provider="all")
+        commands.parse_listen(value, default_provider="all")
 
 
 def test_bad_state_file_names_the_key(tmp_path: Path):
     state = tmp_path / "state.yaml"
     state.write_text("aws:\n  regoin: eu-west-1\n")
-    result = CliRunner().invoke(command.cloud, ["--listen", "127.0.0.1:1", "--state", str(state)])
+    result = CliRunner().invoke(commands.cloud, ["--listen", "127.0.0.1:1", "--state", str(state)])
     assert result.exit_code == 1
     assert "aws.regoin" in result.output
 

@@ -1,4 +1,4 @@
-"""Loopback helpers for tests and benchmarks: free ports and waiting for listeners."""
+"""Loopback helpers for the lab, tests and benchmarks: free ports and waiting for listeners."""
 
 from __future__ import annotations
 

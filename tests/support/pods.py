@@ -1,4 +1,9 @@
-"""Small Pod / Namespace JSON builders for the kube tests."""
+"""Pod and Namespace JSON builders for the tests: one place, instead of a copy per test module.
+
+A pod has what the identity store and the cluster sources read (uid,
+annotations, node, phase, IPs); a test that needs more passes `spec` fields
+or edits the returned dict.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,20 @@ def pod(
     host_network: bool = False,
     uid: str | None = None,
     annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    containers: list[dict[str, Any]] | None = None,
     deleting: bool = False,
+    **spec: Any,
 ) -> dict[str, Any]:
+    """A running pod with one container; `ips` are its podIPs (first one is podIP)."""
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
         "uid": uid or str(uuid.uuid4()),
         "annotations": annotations or {},
     }
+    if labels is not None:
+        metadata["labels"] = labels
     if deleting:
         metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     status: dict[str, Any] = {"phase": phase}
@@ -36,7 +47,8 @@ def pod(
         "spec": {
             "nodeName": node,
             "hostNetwork": host_network,
-            "containers": [{"name": "c", "image": "busybox"}],
+            "containers": containers or [{"name": "c", "image": "busybox"}],
+            **spec,
         },
         "status": status,
     }

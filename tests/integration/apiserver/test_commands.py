@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from podwarden.testing.net import free_port, wait_listening
+from podwarden.lab.ports import free_port, wait_listening
 
 PODWARDEN = str(Path(sys.executable).parent / "podwarden")
 

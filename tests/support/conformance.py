@@ -4,6 +4,10 @@ They sit in `../shared/conformance/pod-security-standards/` beside the repositor
 (as in CI's clean clone); `PODWARDEN_CONFORMANCE_DIR` points elsewhere. A missing
 set fails the conformance tests rather than skipping them: a suite that silently
 stops checking conformance would pass on a regression.
+
+This module lives in tests/, not in the installed package: the repository's
+location comes from the tests' own checkout, which is where the data sits
+beside, and an installed podwarden has no repository to look from.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 ENV = "PODWARDEN_CONFORMANCE_DIR"
 
 

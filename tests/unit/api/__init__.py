@@ -1,0 +1,1 @@
+"""Tests for the pure shared types and constants (podwarden.api)."""
