@@ -193,8 +193,8 @@ def test_settings_errors_name_the_option(kw, message):
 
 
 def test_durations():
-    assert parse_duration("1h", option="--x") == 3600
-    assert parse_duration("45m", option="--x") == 2700
-    assert parse_duration("90", option="--x") == 90
+    assert parse_duration("1h", key="x") == 3600
+    assert parse_duration("45m", key="x") == 2700
+    assert parse_duration("90", key="x") == 90
     with pytest.raises(ConfigError, match=re.escape("--x: 'soon' is not a duration")):
-        parse_duration("soon", option="--x")
+        parse_duration("soon", key="x")
