@@ -106,10 +106,12 @@ def _click_type(annotation: Any) -> Any:
 
 def typed(values: Mapping[str, Any]) -> dict[str, Any]:
     """The flags the user typed (click defaults dropped), repeated flags as lists."""
-    ctx = click.get_current_context()
+    ctx = click.get_current_context(silent=True)  # None: a caller outside click (tests)
     given: dict[str, Any] = {}
     for key, value in values.items():
-        if ctx.get_parameter_source(key) in (None, ParameterSource.DEFAULT) or value is None:
+        if value is None or value == ():
+            continue
+        if ctx is not None and ctx.get_parameter_source(key) in (None, ParameterSource.DEFAULT):
             continue
         given[key] = list(value) if isinstance(value, tuple) else value
     return given
@@ -187,11 +189,13 @@ class SettingsGroup(click.Group):
 
 def fail(ctx: click.Context, exc: ConfigError) -> typing.NoReturn:
     """Print the configuration error for the user and exit 2."""
-    path = (
-        ctx.command_path
-        if ctx.command_path.startswith("podwarden")
-        else (f"podwarden {ctx.command_path}")
-    )
+    names: list[str] = []
+    at: click.Context | None = ctx
+    while at is not None:
+        if at.parent is not None or at.command.name != "main":  # `main`: podwarden itself
+            names.append(at.info_name or at.command.name or "")
+        at = at.parent
+    path = " ".join(["podwarden", *reversed(names)])
     origins = ctx.meta.get(_ORIGINS, {})
     click.echo(f"{path}: configuration error:\n{explain(exc, origins)}", err=True)
     ctx.exit(EXIT_CONFIG)
