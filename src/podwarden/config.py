@@ -26,10 +26,16 @@ class ConfigError(Exception):
     a flag or a config file (`podwarden.flags`).
     """
 
-    def __init__(self, message: str, *, key: str | None = None) -> None:
+    key: str | None = None  # also for subclasses that keep Exception's constructor
+
+    def __init__(self, message: str = "", *, key: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.key = key
+
+    @property
+    def message(self) -> str:
+        """The message without the key."""
+        return super().__str__()
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}" if self.key else self.message

@@ -134,6 +134,8 @@ def load(
         file_data = dict(raw or {})
     origins = {key: f"{config_file}: {key}" for key in file_data}
     origins.update({key: flag_of(key) for key in flags})
+    if config_file is None:  # no file: every key not typed is still only a flag
+        origins.update({key: flag_of(key) for key in model.model_fields if key not in flags})
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[_ORIGINS] = origins
