@@ -16,14 +16,14 @@ import pytest
 
 from podwarden.api import keys
 from podwarden.config import ConfigError
+from podwarden.flags import load
 from podwarden.kube import store
 from podwarden.kube.objects import Pod
 from podwarden.metadata import firewall
-from podwarden.flags import load
 from podwarden.metadata.identity import service
-from podwarden.metadata.identity.config import IdentityConfig, Plan
 from podwarden.metadata.identity.assign import AwsRole
 from podwarden.metadata.identity.aws import AwsCredentials
+from podwarden.metadata.identity.config import IdentityConfig, Plan
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.resolver import peer_address
 from podwarden.metadata.identity.settings import IdentitySettings
@@ -241,8 +241,14 @@ def test_identity_is_off_without_a_cluster_source():
         ({"kubeconfig": Path("k")}, "node: required with --kubeconfig/--in-cluster"),
         ({"kubeconfig": Path("k"), "cluster_file": Path("f"), "node": "n"}, "give only one"),
         ({"cluster_file": Path("f"), "session_duration": "10m"}, "session_duration: 600s"),
-        ({"cluster_file": Path("f"), "address_wait": "soon"}, "--address-wait: 'soon' is not a duration"),
-        ({"cluster_file": Path("f"), "verify_interval": "often"}, "--verify-interval: 'often' is not a"),
+        (
+            {"cluster_file": Path("f"), "address_wait": "soon"},
+            "--address-wait: 'soon' is not a duration",
+        ),
+        (
+            {"cluster_file": Path("f"), "verify_interval": "often"},
+            "--verify-interval: 'often' is not a",
+        ),
         ({"cluster_file": Path("f"), "verify_interval": "1m"}, "verify_interval: 60s is outside"),
         (
             {"cluster_file": Path("f"), "container_credentials_secret_file": Path("/nonexistent")},

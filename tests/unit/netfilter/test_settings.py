@@ -8,9 +8,9 @@ import pytest
 
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
+from podwarden.flags import load
 from podwarden.netfilter import hostnet
 from podwarden.netfilter.conntrack import _count
-from podwarden.flags import load
 from podwarden.netfilter.settings import RulesConfig, rule_spec
 
 
