@@ -59,27 +59,28 @@ def _extra(field: FieldInfo) -> dict[str, Any]:
 
 def _option(key: str, field: FieldInfo) -> Callable[[F], F]:
     annotation = _without_none(field.annotation)
-    extra = _extra(field)
-    kwargs: dict[str, Any] = {"help": field.description, "default": None}
+    kwargs: dict[str, Any] = {"default": None}  # None: not typed (the model's default applies)
     names = [flag_of(key)]
+    shown: str | None = None
     if field.is_required():
         kwargs["required"] = True
     else:
         default = field.get_default(call_default_factory=True)
-        if default not in (None, [], False) and not (annotation is bool and default is True):
-            kwargs["show_default"] = str(
-                default.value if isinstance(default, enum.Enum) else default
-            )
+        if default not in (None, [], False) and annotation is not bool:
+            shown = str(default.value if isinstance(default, enum.Enum) else default)
     if annotation is bool:
-        if extra.get("negatable"):
-            names = [f"{flag_of(key)}/--no-{key.replace('_', '-')}"]
-            kwargs["show_default"] = flag_of(key)[2:] if field.default else f"no-{flag_of(key)[2:]}"
+        if _extra(field).get("negatable"):
+            name = key.replace("_", "-")
+            names = [f"--{name}/--no-{name}"]
+            shown = name if field.default else f"no-{name}"
         else:
             kwargs["is_flag"] = True
     elif typing.get_origin(annotation) is list:
         kwargs["multiple"] = True
     else:
         kwargs["type"] = _click_type(annotation)
+    help_text = field.description or ""
+    kwargs["help"] = f"{help_text}  [default: {shown}]" if shown is not None else help_text
     return click.option(*names, key, **kwargs)
 
 

@@ -23,7 +23,7 @@ NOT_AGENT_KEYS = ("proxy", "proxy6", "fail_closed_only")
 NOT_FLAGS = (*NOT_AGENT_KEYS, *FILE_ONLY)
 
 
-class AgentConfig(RulesConfig, ProxyBase, IdentityConfig):
+class AgentConfig(IdentityConfig, ProxyBase, RulesConfig):
     """Agent keys; `proxy`/`proxy6` come from `listen`/`listen6` and cannot be set."""
 
     listen6: str | None = Field(

@@ -22,7 +22,7 @@ from podwarden.metadata.identity.config import IdentityConfig, Plan
 from podwarden.metadata.settings import ProxyConfig, ProxySettings
 
 
-class _Flags(ProxyConfig, IdentityConfig):
+class _Flags(IdentityConfig, ProxyConfig):
     """`podwarden proxy`'s flags: the proxy's and pod identity's."""
 
 
