@@ -151,8 +151,7 @@ def describe(exc: ValidationError, origins: Mapping[str, str]) -> str:
     lines = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
-        key = loc[0] if loc else ""
-        where = origins.get(key) or (f"{key} ({flag_of(key)})" if key else "(top level)")
+        where = _where(loc[0], origins) if loc else "(top level)"
         if len(loc) > 1:
             where += "." + ".".join(loc[1:])
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -163,9 +162,12 @@ def describe(exc: ValidationError, origins: Mapping[str, str]) -> str:
 
 def explain(exc: ConfigError, origins: Mapping[str, str]) -> str:
     """A ConfigError's message, its key replaced by where the value came from."""
-    if exc.key is None:
-        return str(exc)
-    return f"{origins.get(exc.key) or f'{exc.key} ({flag_of(exc.key)})'}: {exc.message}"
+    return f"{_where(exc.key, origins)}: {exc.message}" if exc.key else str(exc)
+
+
+def _where(key: str, origins: Mapping[str, str]) -> str:
+    """`--flag`, `FILE: key`, or (set nowhere, e.g. missing) `key (--flag)`."""
+    return origins.get(key) or f"{key} ({flag_of(key)})"
 
 
 class SettingsCommand(click.Command):

@@ -9,6 +9,7 @@ of `podwarden proxy` (and `ProxyBase` those the agent shares, also as its
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -93,6 +94,10 @@ class ProxySettings:
         return self.upstream_url.rstrip("/")
 
 
+# The running proxy's defaults are the flags' defaults: declared once, in ProxySettings.
+_DEFAULT: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ProxySettings)}
+
+
 class ProxyBase(BaseModel):
     """The proxy settings `podwarden proxy` and `podwarden agent` share."""
 
@@ -146,22 +151,26 @@ class ProxyConfig(ProxyBase):
     """The flags of `podwarden proxy` (its identity flags: `identity.config`)."""
 
     provider: ProviderName = Field(description="Which cloud's metadata protocol to speak.")
-    upstream_timeout: float = Field(5.0, description="Seconds per read.")
-    drain_timeout: float = Field(10.0, description="Seconds to drain on stop.")
+    upstream_timeout: float = Field(_DEFAULT["upstream_timeout"], description="Seconds per read.")
+    drain_timeout: float = Field(_DEFAULT["drain_timeout"], description="Seconds to drain on stop.")
     header_timeout: float = Field(
-        10.0, description="Seconds a client has to send a whole request (slow clients are cut off)."
+        _DEFAULT["header_timeout"],
+        description="Seconds a client has to send a whole request (slow clients are cut off).",
     )
     max_connections: int = Field(
-        4096, description="Open client connections at most; more get 503 and are closed."
+        _DEFAULT["max_connections"],
+        description="Open client connections at most; more get 503 and are closed.",
     )
     max_connections_per_client: int = Field(
-        256, description="Open connections one client address may hold."
+        _DEFAULT["max_connections_per_client"],
+        description="Open connections one client address may hold.",
     )
     long_polls_per_client: int = Field(
-        4, description="GCE wait_for_change requests one client address may hold at once."
+        _DEFAULT["long_polls_per_client"],
+        description="GCE wait_for_change requests one client address may hold at once.",
     )
     long_poll_pool: int = Field(
-        32,
+        _DEFAULT["long_poll_pool_size"],
         description="GCE wait_for_change requests held upstream at once for all clients "
         "(their own connections, apart from ordinary requests).",
     )

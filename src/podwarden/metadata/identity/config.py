@@ -10,6 +10,7 @@ before anything starts; errors are ConfigErrors naming the key.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from podwarden.metadata.identity.settings import IdentitySettings, parse_duratio
 from podwarden.metadata.model import ProviderName
 
 _NEGATABLE: dict[str, Any] = {"negatable": True}
+# Defaults declared once, in IdentitySettings (durations are text here: "1h", "2s").
+_DEFAULT: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(IdentitySettings)}
 
 
 class IdentityConfig(BaseModel):
@@ -48,15 +51,15 @@ class IdentityConfig(BaseModel):
     )
     default_role: str | None = Field(None, description="AWS: role for pods without annotation.")
     sts_endpoint: str | None = Field(None, description="AWS: STS endpoint URL.")
-    sts_region: str = Field("us-east-1", description="AWS: STS region.")
+    sts_region: str = Field(_DEFAULT["sts_region"], description="AWS: STS region.")
     session_duration: str = Field("1h", description="AWS: AssumeRole duration (20m-12h).")
     session_tags: bool = Field(
-        False,
+        _DEFAULT["session_tags"],
         description="AWS: tag sessions with namespace, pod and service account.",
         json_schema_extra=_NEGATABLE,
     )
     session_scope: Literal["pod", "role"] = Field(
-        "pod",
+        _DEFAULT["session_scope"],
         description="AWS: `pod` (default): one STS session per pod, named namespace.pod, so "
         "CloudTrail attributes each call to its pod; costs one AssumeRole per pod per "
         "refresh period. `role`: one session per (role, external id) shared by all its "
@@ -69,10 +72,10 @@ class IdentityConfig(BaseModel):
         "(print a pod's token with `podwarden identity container-token`).",
     )
     gcp_iam_endpoint: str = Field(
-        "https://iamcredentials.googleapis.com", description="GCP: IAM Credentials API base URL."
+        _DEFAULT["gcp_iam_endpoint"], description="GCP: IAM Credentials API base URL."
     )
     namespace_restriction: bool = Field(
-        True,
+        _DEFAULT["restrict_namespaces"],
         description="Namespaces must permit the identities their pods use.",
         json_schema_extra=_NEGATABLE,
     )
@@ -85,7 +88,7 @@ class IdentityConfig(BaseModel):
         "(each credential answer is confirmed by a read that began after the request).",
     )
     prefetch: bool = Field(
-        True,
+        _DEFAULT["prefetch"],
         description="Fetch credentials when a pod with an identity appears.",
         json_schema_extra=_NEGATABLE,
     )
