@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
+from podwarden import config as settings_files
 from podwarden import logs
 from podwarden.agent.settings import AgentConfig
-from podwarden.config import ConfigError
 from podwarden.metadata import proxy
-from podwarden.metadata.identity import cli as identity_cli
-from podwarden.metadata.model import ProviderName
-from podwarden.metadata.settings import ProxySettings, parse_host_port
+from podwarden.metadata.identity import serving
 from podwarden.netfilter import backends, reconcile, render, settings
 from podwarden.netfilter.runner import Runner
 
@@ -59,28 +57,6 @@ class AgentState:
         READY.set(1 if self.ready() else 0)
 
 
-def proxy_settings(config: AgentConfig, listen: str, *, metrics: bool) -> ProxySettings:
-    host, port = parse_host_port(listen, option="listen")
-    metrics_host, metrics_port = (None, 0)
-    if metrics and config.metrics_listen:
-        metrics_host, metrics_port = parse_host_port(config.metrics_listen, option="metrics_listen")
-    if config.provider not in {p.value for p in ProviderName}:
-        raise ConfigError(
-            f"provider: the proxy speaks {', '.join(p.value for p in ProviderName)};"
-            f" got {config.provider!r} (rules alone: `podwarden rules apply`)"
-        )
-    return ProxySettings(
-        provider=ProviderName(str(config.provider)),
-        upstream_url=str(config.upstream),
-        listen_host=host,
-        listen_port=port,
-        policy_file=config.policy,
-        token_key_file=config.token_key_file,
-        metrics_host=metrics_host,
-        metrics_port=metrics_port,
-    )
-
-
 async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None = None) -> None:
     """Run until `stop` is set; ConfigError / OSError / NetfilterError end it early."""
     config = config.checked()
@@ -96,13 +72,13 @@ async def run(config: AgentConfig, *, stop: asyncio.Event, runner: Runner | None
     state = AgentState()
     state.publish()
     health = await _start_health(config, state)
-    pods: identity_cli.Running | None = None
+    pods: serving.Running | None = None
     try:
         if plan is not None:
-            pods = await identity_cli.start(plan, upstream_url=str(config.upstream))
+            pods = await serving.start(plan, upstream_url=str(config.upstream))
         listens = [listen for listen in (config.listen, config.listen6) if listen]
         for index, listen in enumerate(listens):
-            wanted = proxy_settings(config, listen, metrics=index == 0)
+            wanted = config.proxy_settings(config.proxy_provider, listen=listen, metrics=index == 0)
             extra = pods.proxy_kwargs(wanted) if pods is not None else {}
             running = await proxy.start(wanted, **extra)
             state.proxies.append(running)
@@ -144,7 +120,7 @@ async def _reconcile(
 async def _start_health(config: AgentConfig, state: AgentState) -> web.AppRunner | None:
     if not config.health_listen:
         return None
-    host, port = parse_host_port(config.health_listen, option="health_listen")
+    host, port = settings_files.host_port(config.health_listen, key="health_listen")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import click
 
-from podwarden import logs
-from podwarden.config import ConfigError
+from podwarden import flags, logs
 from podwarden.netfilter import backends, cgroup_match, reconcile, render, settings
 from podwarden.netfilter.runner import NetfilterError, Runner
 
@@ -26,30 +25,18 @@ def rules() -> None:
     """Install, show or remove podwarden's interception rules."""
 
 
-@rules.command("apply")
-@click.option("--provider", type=click.Choice(["aws", "gce", "azure", "alibaba"]))
-@click.option("--pod-interface", "pod_interface", multiple=True, help="e.g. cali+ (repeat)")
-@click.option("--proxy", help="HOST:PORT the pod traffic is redirected to")
-@click.option("--proxy6", help="[ADDRESS]:PORT for IPv6 pod traffic (else refused)")
-@click.option("--backend", type=_BACKEND)
-@click.option(
-    "--pod-cgroup",
-    help="pods' cgroup below the hierarchy root, e.g. kubepods.slice (v2; net_cls on v1)",
-)
-@click.option(
-    "--exempt-cgroups",
-    "exempt_cgroups",
-    multiple=True,
-    help="a subtree of --pod-cgroup that keeps node access, e.g. for aws-node (repeat)",
-)
-@click.option("--fail-closed-only", is_flag=True, help="refuse only, redirect nothing (boot)")
+@rules.command("apply", cls=flags.SettingsCommand)
+@flags.options(settings.RulesConfig, exclude=settings.FILE_ONLY)
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
-def apply_command(config_file: Path | None, **flags: object) -> None:
-    """Apply the rule set atomically (replacing podwarden's previous rules)."""
+def apply_command(config_file: Path | None, **values: object) -> None:
+    """Apply the rule set atomically (replacing podwarden's previous rules).
+
+    A bad setting exits 2 (`flags.SettingsCommand`); a failure to install exits 1.
+    """
     logs.configure()
+    merged = flags.load(settings.RulesConfig, values, config_file=config_file)
+    spec = settings.rule_spec(merged)
     try:
-        merged = settings.merge(settings.RulesConfig, config_file, dict(flags))
-        spec = settings.rule_spec(merged)
         runner = Runner()
         installer = reconcile.Installer(
             backends.select(merged.backend, runner=runner),
@@ -58,7 +45,7 @@ def apply_command(config_file: Path | None, **flags: object) -> None:
             flush_conntrack=merged.flush_conntrack,
         )
         installer.install()
-    except (ConfigError, NetfilterError, cgroup_match.CgroupError, OSError) as exc:
+    except (NetfilterError, cgroup_match.CgroupError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -1,16 +1,11 @@
 """Settings of `podwarden rules` and the rule part of `podwarden agent`.
 
-Every flag is also a key of the `--config` YAML (same name, dashes as
-underscores); flags win over keys. The file is validated on its own first, so
-an error names the key in the file, then the merged values are turned into a
-`RuleSpec` (errors name the flag/key both spell).
+Declared once in `RulesConfig`: every field is a key of the `--config` YAML
+and, but the `FILE_ONLY` keys, a flag (`podwarden.flags`; flags win over keys).
+The merged values are then turned into a `RuleSpec` (errors name the key).
 """
 
 from __future__ import annotations
-
-import ipaddress
-from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,50 +21,40 @@ class RulesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: RuleProvider | None = None
-    pod_interface: list[str] = Field(default_factory=list)
-    proxy: str | None = None
-    proxy6: str | None = None
+    provider: RuleProvider | None = Field(
+        None,
+        description="whose metadata addresses to intercept (the agent refuses alibaba with a "
+        "pointer to `rules apply`: the proxy has no preset)",
+    )
+    pod_interface: list[str] = Field(default_factory=list, description="e.g. cali+ (repeat)")
+    proxy: str | None = Field(None, description="HOST:PORT the pod traffic is redirected to")
+    proxy6: str | None = Field(
+        None, description="[ADDRESS]:PORT for IPv6 pod traffic (else refused)"
+    )
     backend: BackendName = "nft"
-    pod_cgroup: str | None = None
-    # Subtrees of pod_cgroup that keep the node's metadata access (aws-node, CSI node
-    # plugins: host-network system pods that need the node role).
-    exempt_cgroups: list[str] = Field(default_factory=list)
-    # cgroup v1 nodes only: the net_cls classid the pod cgroups are tagged with.
+    pod_cgroup: str | None = Field(
+        None,
+        description="pods' cgroup below the hierarchy root, e.g. kubepods.slice "
+        "(v2; net_cls on v1)",
+    )
+    exempt_cgroups: list[str] = Field(
+        default_factory=list,
+        description="a subtree of --pod-cgroup that keeps node access, e.g. for aws-node "
+        "(repeat): host-network system pods that need the node role",
+    )
+    fail_closed_only: bool = Field(False, description="refuse only, redirect nothing (boot)")
+    # Config keys only (no flag): cgroup v1 nodes' net_cls classid, conntrack flushing.
     netcls_classid: int = Field(default=cgroup_match.DEFAULT_CLASSID, ge=1, le=0xFFFFFFFF)
-    fail_closed_only: bool = False
     flush_conntrack: bool = True
 
 
-def merge(model: type[RulesConfig], config_file: Path | None, flags: dict[str, Any]) -> Any:
-    """File values overridden by the flags that were given (None / () = not given)."""
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        raw = config.read_yaml(config_file)
-        if raw is not None and not isinstance(raw, dict):
-            raise ConfigError(f"{config_file}: expected a mapping of settings at the top level")
-        data = config.validate(model, raw, source=str(config_file)).model_dump(exclude_unset=True)
-    given = {key: value for key, value in flags.items() if value not in (None, (), False)}
-    given = {
-        key: list(value) if isinstance(value, tuple) else value for key, value in given.items()
-    }
-    return config.validate(model, {**data, **given}, source="settings")
+# The keys that are config-file keys only, never flags.
+FILE_ONLY = ("netcls_classid", "flush_conntrack")
 
 
 def host_port(value: str, *, key: str) -> render.HostPort:
-    """Parse `HOST:PORT` / `[V6]:PORT` for rule `key`."""
-    host, sep, port_text = value.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        ipaddress.ip_address(host)
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(
-            f"{key}: {value!r} is not ADDRESS:PORT with an IP address "
-            "(e.g. 127.0.0.1:8181 or [fd00::1]:8181)"
-        ) from None
-    if not sep or not 1 <= port <= 65535:
-        raise ConfigError(f"{key}: {value!r} needs a port in 1-65535")
+    """Parse `ADDRESS:PORT` / `[V6]:PORT` (an IP address, a port 1-65535) for rule `key`."""
+    host, port = config.host_port(value, key=key, ip_only=True, lowest_port=1)
     return render.HostPort(host, port)
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.kube import client, feed, filesource
+from podwarden.kube import client, feed, filesource, sync
 from podwarden.nodeauth.engine import Engine
 from podwarden.webhooks import authz_app, server, tls
 from podwarden.webhooks.authz_settings import NodeAuthSettings
@@ -93,7 +93,7 @@ async def start(
         _log.info("cluster file loaded", path=str(cluster_file), objects=count)
         tasks.append(asyncio.create_task(_follow_file(view, cluster_file, poll_interval)))
     else:
-        api = client.from_kubeconfig(kubeconfig) if kubeconfig else client.in_cluster()
+        api = sync.open_api(kubeconfig=kubeconfig, in_cluster=in_cluster)
         watched = feed.NODE_GRAPH + feed.RBAC
         source = feed.Feed(api, view, watched)
 

@@ -10,18 +10,10 @@ from pathlib import Path
 
 import click
 
-from podwarden import logs
-from podwarden.config import ConfigError
+from podwarden import config, flags, logs
 from podwarden.webhooks import certs, server, settings
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _split_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 0.0.0.0:8443")
-    return host.strip("[]"), int(port)
 
 
 async def _serve(**options: object) -> None:
@@ -65,7 +57,7 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-@click.group("webhook", invoke_without_command=True)
+@click.group("webhook", cls=flags.SettingsGroup, invoke_without_command=True)
 @click.option("--listen", help="HOST:PORT to serve HTTPS on, e.g. 0.0.0.0:8443.")
 @click.option("--tls-cert", type=_FILE, help="Serving certificate (PEM); reloaded on change.")
 @click.option("--tls-key", type=_FILE, help="Its private key (PEM).")
@@ -107,26 +99,23 @@ def webhook(
     if sum((kubeconfig is not None, in_cluster, cluster_file is not None)) != 1:
         raise click.UsageError("give exactly one of --kubeconfig, --in-cluster and --cluster-file")
     assert listen is not None
-    host, port = _split_listen(listen)
+    host, port = config.host_port(listen, key="listen")
     logs.configure()
     _install_uvloop()
-    try:
-        parsed = settings.load(config_file)
-        asyncio.run(
-            _serve(
-                host=host,
-                port=port,
-                tls_cert=tls_cert,
-                tls_key=tls_key,
-                settings=parsed,
-                kubeconfig=kubeconfig,
-                cluster_file=cluster_file,
-                in_cluster=in_cluster,
-                poll_interval=poll_interval,
-            )
+    parsed = settings.load(config_file)
+    asyncio.run(
+        _serve(
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            settings=parsed,
+            kubeconfig=kubeconfig,
+            cluster_file=cluster_file,
+            in_cluster=in_cluster,
+            poll_interval=poll_interval,
         )
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    )
 
 
 @webhook.command("certs")

@@ -97,13 +97,13 @@ def serve(
 ) -> None:
     """Serve POST /authorize (SubjectAccessReview) and POST /admit (NodeRestriction)."""
     from podwarden import logs
-    from podwarden.metadata.settings import parse_host_port
+    from podwarden.config import host_port
     from podwarden.webhooks import authz_server
 
     if sum((kubeconfig is not None, in_cluster, cluster_file is not None)) != 1:
         _fail("give exactly one of --kubeconfig, --in-cluster and --cluster-file")
     try:
-        host, port = parse_host_port(listen, option="--listen")
+        host, port = host_port(listen, key="--listen")
     except ConfigError as exc:
         _fail(str(exc))
     settings = _settings(

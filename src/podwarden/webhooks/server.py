@@ -19,7 +19,7 @@ from aiohttp import web
 
 from podwarden import logs
 from podwarden.config import ConfigError
-from podwarden.kube import client, reflector, store
+from podwarden.kube import client, reflector, store, sync
 from podwarden.webhooks import access, app, clusterfile, clusterpolicies, tls
 from podwarden.webhooks.settings import Settings
 
@@ -92,10 +92,11 @@ async def start(
         authorizer = access.RbacAuthorizer(lambda: source.rbac)
         tasks.append(asyncio.create_task(source.follow(view, poll_interval=poll_interval)))
     else:
-        api = client.from_kubeconfig(kubeconfig) if kubeconfig else client.in_cluster()
+        api = sync.open_api(kubeconfig=kubeconfig, in_cluster=in_cluster)
         authorizer = access.SarAuthorizer(api)
         # The webhook reads only namespace labels: no pod watch over the whole cluster.
-        tasks.append(reflector.run(view, api=api, node_name=None, namespaces_only=True))
+        follow = reflector.run(view, api=api, node_name=None, namespaces_only=True)
+        tasks.append(follow)
         if settings.mode == "psp" and settings.cluster_policies:
             cluster_policies = clusterpolicies.ClusterPolicies(
                 api,
@@ -104,9 +105,9 @@ async def start(
                 probe_interval=policy_probe_interval,
             )
             tasks.append(asyncio.create_task(cluster_policies.run(), name="cluster-policies"))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(view.synced.wait(), sync_timeout)
-            if cluster_policies is not None:
+        synced = await sync.first_sync(view.synced, follow, timeout=sync_timeout)
+        if synced and cluster_policies is not None:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(cluster_policies.synced.wait(), sync_timeout)
     tasks.append(asyncio.create_task(context.follow(poll_interval=poll_interval)))
     webhook = app.Webhook(

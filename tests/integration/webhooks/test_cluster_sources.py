@@ -68,7 +68,7 @@ def test_in_cluster_is_a_third_exclusive_source(cert_dir: Path, tmp_path: Path) 
     assert "give exactly one of --kubeconfig, --in-cluster and --cluster-file" in both.output
     # Outside a pod there is no service account: a clear error, not a crash or a hang.
     outside = runner.invoke(cli.main, [*base, "--in-cluster"])
-    assert outside.exit_code == 1, outside.output
+    assert outside.exit_code == 2, outside.output  # a configuration error
     assert "in-cluster configuration unusable" in outside.output
 
 

@@ -178,10 +178,10 @@ def test_gcp_and_azure_annotations():
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"session_duration": 900}, "session-duration: 900s is outside 1200s-43200s"),
-        ({"base_role_arn": "arn:aws:iam::1:role/"}, "base-role-arn: 'arn:aws:iam::1:role/'"),
-        ({"session_tags": True, "session_scope": "role"}, "session-tags: tags name a pod"),
-        ({"address_wait": 60}, "address-wait: 60s is outside 0-30s"),
+        ({"session_duration": 900}, "session_duration: 900s is outside 1200s-43200s"),
+        ({"base_role_arn": "arn:aws:iam::1:role/"}, "base_role_arn: 'arn:aws:iam::1:role/'"),
+        ({"session_tags": True, "session_scope": "role"}, "session_tags: tags name a pod"),
+        ({"address_wait": 60}, "address_wait: 60s is outside 0-30s"),
     ],
 )
 def test_settings_errors_name_the_option(kw, message):
@@ -190,8 +190,8 @@ def test_settings_errors_name_the_option(kw, message):
 
 
 def test_durations():
-    assert parse_duration("1h", option="--x") == 3600
-    assert parse_duration("45m", option="--x") == 2700
-    assert parse_duration("90", option="--x") == 90
-    with pytest.raises(ConfigError, match=re.escape("--x: 'soon' is not a duration")):
-        parse_duration("soon", option="--x")
+    assert parse_duration("1h", key="x") == 3600
+    assert parse_duration("45m", key="x") == 2700
+    assert parse_duration("90", key="x") == 90
+    with pytest.raises(ConfigError, match=re.escape("x: 'soon' is not a duration")):
+        parse_duration("soon", key="x")

@@ -17,11 +17,13 @@ import pytest
 
 from podwarden.api import keys
 from podwarden.config import ConfigError
+from podwarden.flags import load
 from podwarden.kube import store
 from podwarden.kube.objects import Pod
 from podwarden.metadata import firewall
-from podwarden.metadata.identity import cli, service
+from podwarden.metadata.identity import service
 from podwarden.metadata.identity.assign import AwsRole
+from podwarden.metadata.identity.config import IdentityConfig, Plan
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.resolver import peer_address
 from podwarden.metadata.identity.settings import IdentitySettings
@@ -216,19 +218,30 @@ async def test_azure_forwards_with_the_pods_client_id_only():
     await identity.close()
 
 
+def parse(flags: dict[str, object]) -> Plan | None:
+    """The identity plan from flag values, as `podwarden proxy` builds it."""
+    return load(IdentityConfig, flags).plan(ProviderName.AWS)
+
+
 def test_identity_is_off_without_a_cluster_source():
-    assert cli.parse(ProviderName.AWS, {}) is None
+    assert parse({}) is None
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({"kubeconfig": Path("k")}, "--node: required with --kubeconfig/--in-cluster"),
+        ({"kubeconfig": Path("k")}, "node: required with --kubeconfig/--in-cluster"),
         ({"kubeconfig": Path("k"), "cluster_file": Path("f"), "node": "n"}, "give only one"),
-        ({"cluster_file": Path("f"), "session_duration": "10m"}, "session-duration: 600s"),
-        ({"cluster_file": Path("f"), "address_wait": "soon"}, "--address-wait: 'soon'"),
-        ({"cluster_file": Path("f"), "verify_interval": "often"}, "--verify-interval: 'often'"),
-        ({"cluster_file": Path("f"), "verify_interval": "1m"}, "verify-interval: 60s is outside"),
+        ({"cluster_file": Path("f"), "session_duration": "10m"}, "session_duration: 600s"),
+        (
+            {"cluster_file": Path("f"), "address_wait": "soon"},
+            "--address-wait: 'soon' is not a duration",
+        ),
+        (
+            {"cluster_file": Path("f"), "verify_interval": "often"},
+            "--verify-interval: 'often' is not a",
+        ),
+        ({"cluster_file": Path("f"), "verify_interval": "1m"}, "verify_interval: 60s is outside"),
         (
             {"cluster_file": Path("f"), "container_credentials_secret_file": Path("/nonexistent")},
             "--container-credentials-secret-file:",
@@ -237,14 +250,13 @@ def test_identity_is_off_without_a_cluster_source():
 )
 def test_flag_errors_name_the_flag(flags, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        cli.parse(ProviderName.AWS, flags)
+        parse(flags)
 
 
 def test_flags_become_settings(tmp_path):
     secret = tmp_path / "secret"
     secret.write_bytes(b"0123456789abcdef0123\n")
-    plan = cli.parse(
-        ProviderName.AWS,
+    plan = parse(
         {
             "cluster_file": tmp_path / "pods.yaml",
             "session_duration": "45m",

@@ -106,7 +106,7 @@ def test_base_role_arn_with_a_path_is_accepted(base, message):
         settings = IdentitySettings(provider=ProviderName.AWS, base_role_arn=base)
         assert settings.base_role_arn == base.rstrip("/") + "/"
     else:
-        with pytest.raises(ConfigError, match=rf"base-role-arn: .*{message}"):
+        with pytest.raises(ConfigError, match=rf"base_role_arn: .*{message}"):
             IdentitySettings(provider=ProviderName.AWS, base_role_arn=base)
 
 

@@ -16,7 +16,8 @@ def test_rules_apply_names_the_bad_key_of_the_config_file(tmp_path: Path):
     config = tmp_path / "rules.yaml"
     config.write_text("provider: aws\npod_interface: [cali+]\nproxy: 10.0.0.1:80\nbakend: nft\n")
     result = CliRunner().invoke(main, ["rules", "apply", "--config", str(config)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad setting exits 2, as for `proxy` and `agent` (was 1)
+    assert "podwarden rules apply: configuration error:" in result.output
     assert f"{config}: bakend: Extra inputs are not permitted" in result.output
 
 
@@ -24,8 +25,40 @@ def test_rules_apply_names_a_bad_flag_value():
     result = CliRunner().invoke(
         main, ["rules", "apply", "--provider", "aws", "--pod-interface", "cali*", "--proxy", "x"]
     )
-    assert result.exit_code == 1
-    assert "proxy: 'x' is not ADDRESS:PORT" in result.output
+    assert result.exit_code == 2
+    assert "--proxy: 'x' is not ADDRESS:PORT" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rules", "apply", "--provider", "aws", "--backend", "pf"], "'pf' is not one of"),
+        (
+            ["proxy", "--provider", "aws", "--upstream", "ftp://x", "--listen", "127.0.0.1:1"],
+            "upstream: 'ftp://x' is not usable; expected http://HOST[:PORT]",
+        ),
+        (
+            ["proxy", "--provider", "aws", "--upstream", "http://x", "--listen", "nowhere"],
+            "listen: 'nowhere' is not HOST:PORT",
+        ),
+        (
+            ["proxy", "--provider", "aws", "--upstream", "http://x", "--listen", "127.0.0.1:1",
+             "--cluster-file", "/x", "--address-wait", "soon"],
+            "--address-wait: 'soon' is not a duration",
+        ),
+        (["agent", "--reconcile-period", "-1"], "--reconcile-period: Input should be greater"),
+        (
+            ["webhook", "--listen", "nowhere", "--tls-cert", __file__, "--tls-key", __file__,
+             "--in-cluster"],
+            "listen (--listen): 'nowhere' is not HOST:PORT",
+        ),
+    ],
+)  # fmt: skip
+def test_every_command_exits_2_on_a_bad_setting_naming_it(args: list[str], message: str):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_agent_config_errors_exit_2_with_the_key(tmp_path: Path):

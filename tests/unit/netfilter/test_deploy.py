@@ -19,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from podwarden import flags
 from podwarden.agent.settings import AgentConfig
 from podwarden.netfilter import commands, settings
 from podwarden.netfilter.settings import RulesConfig
@@ -182,8 +183,9 @@ def test_boot_unit_applies_fail_closed_rules_without_a_pod_cgroup_before_kubelet
     assert argv[:3] == ["/usr/local/bin/podwarden", "rules", "apply"]
     assert "--fail-closed-only" in argv and "--pod-cgroup" not in argv
     context = commands.apply_command.make_context("apply", argv[3:])  # flags as the CLI parses
-    flags = {k: v for k, v in context.params.items() if k != "config_file"}
-    spec = settings.rule_spec(settings.merge(settings.RulesConfig, None, flags))
+    given = {k: v for k, v in context.params.items() if k != "config_file"}
+    with context:
+        spec = settings.rule_spec(flags.load(settings.RulesConfig, given))
     assert spec.fail_closed_only and spec.pod_cgroup is None
     text = UNIT.read_text()
     assert "Before=" in text and "kubelet.service" in text.split("Before=")[1].splitlines()[0]

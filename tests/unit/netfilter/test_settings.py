@@ -8,9 +8,10 @@ import pytest
 
 from podwarden.agent.settings import AgentConfig
 from podwarden.config import ConfigError
+from podwarden.flags import load
 from podwarden.netfilter import cgroup_match
 from podwarden.netfilter.conntrack import _count
-from podwarden.netfilter.settings import RulesConfig, merge, rule_spec
+from podwarden.netfilter.settings import RulesConfig, rule_spec
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,7 +26,7 @@ def test_yaml_keys_are_the_flags_and_flags_win(tmp_path: Path):
         "provider: gce\npod_interface: [cali+, cni0]\nproxy: 10.0.0.1:988\n"
         "backend: iptables-legacy\n",
     )
-    merged = merge(RulesConfig, path, {"proxy": "10.0.0.2:988", "pod_interface": ()})
+    merged = load(RulesConfig, {"proxy": "10.0.0.2:988", "pod_interface": ()}, config_file=path)
     assert merged.provider == "gce" and merged.backend == "iptables-legacy"
     assert merged.pod_interface == ["cali+", "cni0"] and merged.proxy == "10.0.0.2:988"
     ruleset_spec = rule_spec(merged)
@@ -47,7 +48,7 @@ def test_yaml_keys_are_the_flags_and_flags_win(tmp_path: Path):
 )
 def test_bad_files_name_the_key(tmp_path: Path, text: str, message: str):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-        merge(RulesConfig, write(tmp_path, text), {})
+        load(RulesConfig, {}, config_file=write(tmp_path, text))
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def test_agent_config_derives_proxy_from_listen_and_refuses_rule_only_keys(tmp_p
     with pytest.raises(ConfigError, match="upstream: required"):
         AgentConfig(provider="aws", listen="l").checked()
     with pytest.raises(ConfigError, match="reconcile_period: Input should be greater than 0"):
-        merge(AgentConfig, write(tmp_path, "reconcile_period: 0\n"), {})
+        load(AgentConfig, {}, config_file=write(tmp_path, "reconcile_period: 0\n"))
 
 
 def test_cgroup_paths_resolve_for_nft_and_iptables_on_a_hybrid_layout(tmp_path: Path):

@@ -27,11 +27,11 @@ DEFAULT_GCP_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
-def parse_duration(text: str, *, option: str) -> float:
-    """`90`, `90s`, `500ms`, `45m`, `1h` → seconds; ConfigError naming `option` otherwise."""
+def parse_duration(text: str, *, key: str) -> float:
+    """`90`, `90s`, `500ms`, `45m`, `1h` → seconds; ConfigError naming `key` otherwise."""
     found = _DURATION.match(text.strip())
     if not found:
-        raise ConfigError(f"{option}: {text!r} is not a duration (e.g. 3600, 45m, 1h)")
+        raise ConfigError(f"{text!r} is not a duration (e.g. 3600, 45m, 1h)", key=key)
     value = float(found.group(1))
     return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[found.group(2) or "s"]
 
@@ -77,34 +77,35 @@ class IdentitySettings:
             try:
                 base = iamroles.parse_base(self.base_role_arn)
             except iamroles.RoleValueError as exc:
-                raise ConfigError(f"base-role-arn: {exc}") from None
+                raise ConfigError(str(exc), key="base_role_arn") from None
             object.__setattr__(self, "base_role_arn", base)
         if not MIN_SESSION <= self.session_duration <= MAX_SESSION:
             raise ConfigError(
-                f"session-duration: {self.session_duration:g}s is outside "
+                f"{self.session_duration:g}s is outside "
                 f"{MIN_SESSION:g}s-{MAX_SESSION:g}s (credentials are served only with more "
-                "than 15 minutes left, so a session must last at least 20 minutes)"
+                "than 15 minutes left, so a session must last at least 20 minutes)",
+                key="session_duration",
             )
         if not MIN_SESSION <= self.gcp_lifetime <= GCP_MAX_LIFETIME:
             raise ConfigError(
-                f"gcp-token-lifetime: {self.gcp_lifetime:g}s is outside "
-                f"{MIN_SESSION:g}s-{GCP_MAX_LIFETIME:g}s"
+                f"{self.gcp_lifetime:g}s is outside {MIN_SESSION:g}s-{GCP_MAX_LIFETIME:g}s",
+                key="gcp_lifetime",
             )
         if self.session_scope not in ("pod", "role"):
-            raise ConfigError(f"session-scope: {self.session_scope!r} (accepted: pod, role)")
+            raise ConfigError(f"{self.session_scope!r} (accepted: pod, role)", key="session_scope")
         if self.session_tags and self.session_scope != "pod":
-            raise ConfigError("session-tags: tags name a pod, so they need session-scope pod")
+            raise ConfigError("tags name a pod, so they need session_scope pod", key="session_tags")
         if not 0 <= self.address_wait <= 30:
-            raise ConfigError(f"address-wait: {self.address_wait:g}s is outside 0-30s")
+            raise ConfigError(f"{self.address_wait:g}s is outside 0-30s", key="address_wait")
         if not 0 <= self.verify_interval <= 10:
-            raise ConfigError(f"verify-interval: {self.verify_interval:g}s is outside 0-10s")
+            raise ConfigError(f"{self.verify_interval:g}s is outside 0-10s", key="verify_interval")
         if not 0 < self.verify_timeout <= 30:
-            raise ConfigError(f"verify-timeout: {self.verify_timeout:g}s is outside (0, 30]s")
+            raise ConfigError(f"{self.verify_timeout:g}s is outside (0, 30]s", key="verify_timeout")
         for name in ("maintenance_interval", "event_interval"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"must be > 0, got {getattr(self, name)}", key=name)
         if self.default_role is not None and not self.default_role.strip():
-            raise ConfigError("default-role: must not be empty")
+            raise ConfigError("must not be empty", key="default_role")
 
     @property
     def refresh_before(self) -> float:
