@@ -48,7 +48,7 @@ class ProxySettings:
     drain_timeout: float = 10.0
     cache_max_entries: int = 4096
     verdict_memo_entries: int = 2048
-    token_key_file: Path | None = None  # IMDSv2 token key (tokens.py); None: random per process
+    token_key_file: Path | None = None  # IMDSv2 key (imdsv2_tokens.py); None: random
     max_body_bytes: int = 65536
     idle_timeout: float = 75.0  # keep-alive connections silent this long are closed
     header_timeout: float = 10.0  # a request not whole this long after it began is dropped

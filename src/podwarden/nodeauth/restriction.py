@@ -4,7 +4,7 @@ plugin/pkg/admission/noderestriction/admission.go limits what a kubelet may writ
 mirror pods bound to itself that refer to nothing (pods.py), status and eviction of
 its own pods, its own Node without node-restriction or unknown kubernetes.io labels
 and without taint or configSource changes (nodes.py), tokens only bound to its own
-pods and, from 1.33, only for audiences those pods use (tokens.py), its own Lease,
+pods and, from 1.33, only for audiences those pods use (restriction_tokens.py), its own Lease,
 CSINode and ResourceSlices, PVC status only, and kubelet CSRs naming itself.
 
 Refusals carry the API server's Forbidden wording, `<resource> "<name>" is

@@ -47,4 +47,4 @@ def test_command_refuses_a_bad_listen_address() -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "expected HOST:PORT" in result.stderr
+    assert "is not HOST:PORT" in result.stderr

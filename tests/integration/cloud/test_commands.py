@@ -33,9 +33,10 @@ def test_parse_listen(value, expected):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("127.0.0.1", "expected HOST:PORT"),
+        ("127.0.0.1", "is not HOST:PORT"),
         ("nope=1.2.3.4:80", "unknown provider 'nope'"),
-        ("1.2.3.4:99999", "expected HOST:PORT"),
+        ("1.2.3.4:99999", "needs a port in 1-65535"),
+        ("1.2.3.4:0", "needs a port in 1-65535"),
     ],
 )
 def test_parse_listen_refuses_bad_values(value, message):

@@ -16,7 +16,7 @@ import pytest
 from podwarden.api import keys
 from podwarden.kube import store
 from podwarden.lab.cloud import secrets
-from podwarden.metadata.identity import tokens
+from podwarden.metadata.identity import container_tokens
 from podwarden.metadata.model import ProviderName
 
 from .conftest import BUCKET, NOPERM, OTHER, READER, Moto
@@ -285,7 +285,7 @@ async def test_container_credentials_endpoint_with_a_per_pod_token(node_env, sta
         container_token_secret=secret,
         session_tags=True,
     )
-    token = tokens.container_token(secret, "uid-mypod")
+    token = container_tokens.container_token(secret, "uid-mypod")
 
     def load(auth: str) -> botocore.credentials.Credentials | None:
         provider = botocore.credentials.ContainerProvider(
@@ -301,4 +301,4 @@ async def test_container_credentials_endpoint_with_a_per_pod_token(node_env, sta
     who = await asyncio.to_thread(lambda: as_pod(node_env, creds, "sts").get_caller_identity())
     assert ":assumed-role/reader/team.mypod" in who["Arn"]
     with pytest.raises(botocore.exceptions.CredentialRetrievalError):
-        await asyncio.to_thread(load, tokens.container_token(secret, "someone-else"))
+        await asyncio.to_thread(load, container_tokens.container_token(secret, "someone-else"))

@@ -20,7 +20,7 @@ import pytest
 
 from podwarden.api import keys
 from podwarden.kube import store
-from podwarden.metadata.identity import tokens
+from podwarden.metadata.identity import container_tokens
 from podwarden.metadata.model import ProviderName
 
 from .conftest import READER, Moto
@@ -67,7 +67,7 @@ async def test_the_printed_token_gets_the_pod_its_role_through_botocore(node_env
         ProviderName.AWS,
         view=view,
         sts_endpoint=node_env.url,
-        container_token_secret=tokens.read_secret(secret_file, option="--secret-file"),
+        container_token_secret=container_tokens.read_secret(secret_file, option="--secret-file"),
     )
     printed = await asyncio.to_thread(container_token, secret_file, UID)
     assert printed.returncode == 0, printed.stderr

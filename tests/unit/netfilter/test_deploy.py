@@ -163,7 +163,9 @@ def test_containerfile_syntax_and_contents():
     runs = " ".join(args for word, args in steps if word == "RUN")
     for package in ("nftables", "iptables", "conntrack", "procps"):
         assert f" {package}" in runs, package
-    assert re.search(r"pip install [^&]* \.( |$)", runs), runs
+    # The lock's wheels, hashes required, then podwarden from that wheel set only.
+    assert re.search(r"pip wheel [^&]*--require-hashes [^&]*-r requirements\.lock", runs), runs
+    assert re.search(r"pip install [^&]*--no-index [^&]* podwarden( |$)", runs), runs
     entrypoint = json.loads(next(args for word, args in steps if word == "ENTRYPOINT"))
     assert entrypoint == ["podwarden"]
     agent = by_name("DaemonSet", "podwarden-agent")["spec"]["template"]["spec"]["containers"][0]

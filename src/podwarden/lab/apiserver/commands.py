@@ -10,16 +10,16 @@ from pathlib import Path
 import click
 
 from podwarden import logs
-from podwarden.config import ConfigError
+from podwarden.config import ConfigError, host_port
 from podwarden.lab.apiserver.sar_answers import AnswerTable
 from podwarden.lab.apiserver.server import LabApiServer
 
 
 def _split_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:6443")
-    return host.strip("[]"), int(port)
+    try:
+        return host_port(value, key="--listen")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 async def _serve(
@@ -128,5 +128,6 @@ def apiserver(
             auth_config=auth_config,
         )
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        # A bad fixture file (state, answer table, auth config) is a usage error: exit 2.
+        raise click.UsageError(str(exc)) from None
     asyncio.run(_serve(server, host, port, tls_cert, tls_key))

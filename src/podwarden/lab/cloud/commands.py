@@ -37,10 +37,11 @@ def parse_listen(value: str, *, default_provider: str) -> tuple[str, str, int]:
         raise click.BadParameter(
             f"{value!r}: unknown provider {provider!r}; expected one of {expected}"
         )
-    host, sep, port_text = address.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
-    return provider, host.strip("[]"), int(port_text)
+    try:
+        host, port = config.host_port(address, key="--listen", lowest_port=1)
+    except config.ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return provider, host, port
 
 
 async def _serve(

@@ -7,7 +7,7 @@ import signal
 
 import click
 
-from podwarden import logs
+from podwarden import config, logs
 from podwarden.lab.iamcredentials import app
 
 
@@ -46,8 +46,9 @@ async def _serve(state: app.IamState, host: str, port: int) -> None:
 def iamcredentials(listen: str, accounts: tuple[str, ...], grants: tuple[str, ...]) -> None:
     """Serve a local Google IAM Credentials API (generateAccessToken)."""
     logs.configure()
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise click.BadParameter(f"{listen!r}: expected HOST:PORT", param_hint="--listen")
+    try:
+        host, port = config.host_port(listen, key="--listen")
+    except config.ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
     state = app.IamState(grants=_grants(grants), accounts=set(accounts))
-    asyncio.run(_serve(state, host.strip("[]"), int(port)))
+    asyncio.run(_serve(state, host, port))

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from podwarden.config import ConfigError
-from podwarden.metadata.identity import tokens
+from podwarden.metadata.identity import container_tokens
 
 
 @click.group()
@@ -50,7 +50,7 @@ def container_token(*, secret_file: Path, pod_uid: str) -> None:
     if not pod_uid.strip():
         raise click.UsageError("--pod-uid: must not be empty")
     try:
-        secret = tokens.read_secret(secret_file, option="--secret-file")
+        secret = container_tokens.read_secret(secret_file, option="--secret-file")
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(tokens.container_token(secret, pod_uid.strip()))
+    click.echo(container_tokens.container_token(secret, pod_uid.strip()))

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from podwarden.config import ConfigError
-from podwarden.metadata.identity import tokens
+from podwarden.metadata.identity import container_tokens
 from podwarden.metadata.identity.settings import IdentitySettings, parse_duration
 from podwarden.metadata.model import ProviderName
 
@@ -115,7 +115,7 @@ class IdentityConfig(BaseModel):
             )
         secret = None
         if self.container_credentials_secret_file is not None:
-            secret = tokens.read_secret(
+            secret = container_tokens.read_secret(
                 self.container_credentials_secret_file,
                 option="--container-credentials-secret-file",
             )

@@ -16,12 +16,12 @@ from podwarden.kube.objects import Pod
 from podwarden.metadata.identity import answers, assign
 from podwarden.metadata.identity.assign import AwsRole, Refusal
 from podwarden.metadata.identity.cache import CredentialCache, SourceError
+from podwarden.metadata.identity.container_tokens import container_token
 from podwarden.metadata.identity.events import Recorder
 from podwarden.metadata.identity.provider import Context, Handler, Parts, Source
 from podwarden.metadata.identity.resolver import Resolved, Resolver
 from podwarden.metadata.identity.settings import IdentitySettings
 from podwarden.metadata.identity.sts import AwsCredentials, StsSource
-from podwarden.metadata.identity.tokens import container_token
 from podwarden.metadata.model import CanonicalRequest, Settled
 from podwarden.metadata.policy import Rule, RuleAction
 
