@@ -60,26 +60,26 @@ deb:
 
 venv: $(STAMP)
 
-# The venv holds exactly what requirements.lock names (hashes required, nothing resolved
+# The venv holds exactly what requirements.txt names (hashes required, nothing resolved
 # here), then the project itself without touching its dependencies. The machine's own pip
 # configuration (extra indexes, find-links, constraints) is set aside: the lock alone decides.
 # A changed lock rebuilds the venv from empty, so nothing the lock dropped stays behind.
 PIP_ISOLATED := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 DEPS_STAMP := $(VENV)/.locked
 
-$(DEPS_STAMP): requirements.lock
-	@echo "creating $(VENV) from requirements.lock"
+$(DEPS_STAMP): requirements.txt
+	@echo "creating $(VENV) from requirements.txt"
 	@python3 -m venv --clear $(VENV)
-	@$(PIP_ISOLATED) $(PIP) install -q --require-hashes --no-deps -r requirements.lock
+	@$(PIP_ISOLATED) $(PIP) install -q --require-hashes --no-deps -r requirements.txt
 	@touch $(DEPS_STAMP)
 
 $(STAMP): $(DEPS_STAMP) pyproject.toml
 	@$(PIP_ISOLATED) $(PIP) install -q --no-deps --no-build-isolation -e .
 	@$(PIP_ISOLATED) $(PIP) check >/dev/null || { $(PIP_ISOLATED) $(PIP) check; exit 1; }
-	@$(PY) tools/lock.py --check >/dev/null || echo "warning: requirements.lock is older than pyproject.toml's dependencies: run make lock" >&2
+	@$(PY) tools/lock.py --check >/dev/null || echo "warning: requirements.txt is older than pyproject.toml's dependencies: run make lock" >&2
 	@touch $(STAMP)
 
-# Re-resolve every dependency (uv, from the lock's own venv) and rewrite requirements.lock.
+# Re-resolve every dependency (uv, from the lock's own venv) and rewrite requirements.txt.
 lock: $(DEPS_STAMP)
 	$(PY) tools/lock.py --uv $(VENV)/bin/uv
 

@@ -1,4 +1,4 @@
-"""Write `requirements.lock`: every Python dependency, runtime and dev, pinned with hashes.
+"""Write `requirements.txt`: every Python dependency, runtime and dev, pinned with hashes.
 
 `make lock` runs this. The resolving is uv's (`uv pip compile --generate-hashes
 --universal`); this script only decides what goes in and adds two things uv
@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = REPO / "pyproject.toml"
 CONSTRAINTS = REPO / "constraints.txt"
-LOCK = REPO / "requirements.lock"
+LOCK = REPO / "requirements.txt"
 PYTHON_VERSION = "3.11"
 # What `make setup` itself installs besides the project's dependencies.
 SETUP_TOOLS = ("pip",)
@@ -142,7 +142,7 @@ def main() -> None:
     if args.check:
         current = LOCK.exists() and recorded_digest(LOCK.read_text()) == digest()
         print(
-            "requirements.lock is current" if current else "requirements.lock is stale: make lock"
+            "requirements.txt is current" if current else "requirements.txt is stale: make lock"
         )
         sys.exit(0 if current else 1)
     LOCK.write_text(annotate(compile_lock(args.uv)))

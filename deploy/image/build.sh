@@ -2,7 +2,7 @@
 # `make image`: the podwarden image without a registry of base images (root, Debian).
 #   1. a Debian bookworm root filesystem from Debian's packages (mmdebstrap, minbase):
 #      python3 and the netfilter tools the agent drives (nftables, iptables, conntrack, procps);
-#   2. the wheel set of the lock file (requirements.lock, hashes required; LOCK=FILE for
+#   2. the wheel set of the lock file (requirements.txt, hashes required; LOCK=FILE for
 #      another, LOCK= to resolve pyproject's ranges instead), from which podwarden and only
 #      its runtime dependencies are installed into the root filesystem's site-packages;
 #   3. an OCI image layout and archive with umoci (entrypoint `podwarden`), and
@@ -37,7 +37,7 @@ if [ "$target_python" != "$build_python" ]; then
   echo "make image: the image's python is $target_python, the build's $build_python: wheels would not match" >&2
   exit 2
 fi
-LOCK="${LOCK-$REPO/requirements.lock}"
+LOCK="${LOCK-$REPO/requirements.txt}"
 if [ -n "$LOCK" ]; then
   "$PY" -m pip wheel -q --require-hashes --no-deps --wheel-dir "$OUT/wheels" -r "$LOCK"
   "$PY" -m pip wheel -q --no-deps --wheel-dir "$OUT/wheels" "$REPO"

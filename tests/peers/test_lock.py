@@ -1,4 +1,4 @@
-"""requirements.lock is what the venv holds, and it agrees with pyproject.toml.
+"""requirements.txt is what the venv holds, and it agrees with pyproject.toml.
 
 A fresh clone's `make setup` installs the lock and nothing else, so a lock that
 lags behind pyproject.toml (a dependency added, a range changed) or a venv that
@@ -57,7 +57,7 @@ def _declared() -> list[Requirement]:
 def test_the_lock_was_made_from_the_current_pyproject_and_constraints():
     recorded = lock.recorded_digest(LOCK_TEXT)
     assert recorded == lock.digest(), (
-        "requirements.lock was not made from the current pyproject.toml / constraints.txt "
+        "requirements.txt was not made from the current pyproject.toml / constraints.txt "
         "(their dependency lists changed since): run `make lock` and commit the lock"
     )
 
@@ -117,6 +117,6 @@ def test_the_venv_holds_exactly_what_the_lock_names():
     missing = {name: v for name, v in pinned.items() if installed.get(name) != v}
     extra = {name: v for name, v in installed.items() if name not in pinned}
     assert not missing and not extra, (
-        f"the venv differs from requirements.lock — not as locked: {missing}; "
+        f"the venv differs from requirements.txt — not as locked: {missing}; "
         f"not in the lock: {extra}. Run `make setup` (a changed lock rebuilds the venv)"
     )

@@ -6,7 +6,7 @@ iptables as the kernel's interface. When one of them changes behaviour, a test
 fails for a reason that is not podwarden's; this module lets the failure say
 which peer moved and from which version to which.
 
-The record: Python packages are pinned in `requirements.lock`; Debian's packages
+The record: Python packages are pinned in `requirements.txt`; Debian's packages
 and the machine's binaries in `tests/peers/last_green.toml`.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LOCK = REPO / "requirements.lock"
+LOCK = REPO / "requirements.txt"
 LAST_GREEN = Path(__file__).with_name("last_green.toml")
 
 # Python packages the suite uses as peers: as AWS, as real clients, as schemas.
@@ -68,7 +68,7 @@ def normalise(name: str) -> str:
 
 
 def lock_pins(text: str | None = None) -> dict[str, str]:
-    """Normalised package name -> version, for every package requirements.lock pins."""
+    """Normalised package name -> version, for every package requirements.txt pins."""
     source = LOCK.read_text() if text is None else text
     pins: dict[str, str] = {}
     for line in source.splitlines():

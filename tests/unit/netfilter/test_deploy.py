@@ -164,7 +164,7 @@ def test_containerfile_syntax_and_contents():
     for package in ("nftables", "iptables", "conntrack", "procps"):
         assert f" {package}" in runs, package
     # The lock's wheels, hashes required, then podwarden from that wheel set only.
-    assert re.search(r"pip wheel [^&]*--require-hashes [^&]*-r requirements\.lock", runs), runs
+    assert re.search(r"pip wheel [^&]*--require-hashes [^&]*-r requirements\.txt", runs), runs
     assert re.search(r"pip install [^&]*--no-index [^&]* podwarden( |$)", runs), runs
     entrypoint = json.loads(next(args for word, args in steps if word == "ENTRYPOINT"))
     assert entrypoint == ["podwarden"]
