@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
-from podwarden.lab.ports import free_port, wait_listening
+from tests.support import moto_process
 
 ACCOUNT = "123456789012"
 BUCKET = "contract-bucket"
@@ -108,22 +105,6 @@ def _seed(url: str) -> tuple[str, str, str, str]:
 @pytest.fixture(scope="session")
 def aws() -> Iterator[Aws]:
     """moto's server on loopback, seeded, with IAM enforcement on."""
-    port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    )
-    try:
-        wait_listening("127.0.0.1", port, timeout=30)
-        url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with moto_process.on_loopback(env) as url:
         yield Aws(url, *_seed(url))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

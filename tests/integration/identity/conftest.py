@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +22,12 @@ import requests
 
 from podwarden.kube import store
 from podwarden.lab.cloud import server as cloud_server
-from podwarden.lab.ports import free_port, wait_listening
 from podwarden.metadata import firewall, proxy
 from podwarden.metadata.identity import service
 from podwarden.metadata.identity.settings import IdentitySettings
 from podwarden.metadata.model import ProviderName
 from podwarden.metadata.settings import ProxySettings
+from tests.support import moto_process
 
 ACCOUNT = "123456789012"
 BUCKET = "team-bucket"
@@ -132,26 +130,9 @@ def _seed(url: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
-    port = free_port()
-    script = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(script), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
-    )
-    try:
-        wait_listening("127.0.0.1", port, timeout=30)
-        url = f"http://127.0.0.1:{port}"
+    with moto_process.on_loopback({**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}) as url:
         key, secret = _seed(url)
         yield Moto(url=url, node_key=key, node_secret=secret)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
