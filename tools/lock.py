@@ -141,9 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.check:
         current = LOCK.exists() and recorded_digest(LOCK.read_text()) == digest()
-        print(
-            "requirements.txt is current" if current else "requirements.txt is stale: make lock"
-        )
+        print("requirements.txt is current" if current else "requirements.txt is stale: make lock")
         sys.exit(0 if current else 1)
     LOCK.write_text(annotate(compile_lock(args.uv)))
     print(f"wrote {LOCK.relative_to(REPO)}")
